@@ -1,0 +1,301 @@
+package config
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Config is hubgate's whole configuration, validated. main builds it once and passes
+// it down; no other package reads flags or the environment.
+type Config struct {
+	Listen          string
+	Upstream        string // http(s) URL or unix:/path
+	Provider        string
+	HubURL          string // browser-facing Hub base without trailing slash; may be a path ("" = same origin)
+	HubAPIURL       string // server-side API base, e.g. http://127.0.0.1:8081/hub/api
+	ClientID        string
+	ClientSecret    string
+	RedirectURL     string // absolute, or a path the browser resolves (Hub-managed services)
+	CookieSecrets   []string
+	CookieName      string
+	CookieExpire    time.Duration
+	CacheTTL        time.Duration
+	CacheSize       int
+	AllowedUsers    []string
+	AllowedGroups   []string
+	AdminUsers      []string
+	RequiredScopes  []string
+	ServicePrefix   string // always starts and ends with "/"
+	Prefix          string // starts with "/", no trailing slash
+	PassAccessToken bool
+	PassHostHeader  bool
+	HubLogout       bool
+	ProviderTimeout time.Duration
+	UpstreamTimeout time.Duration
+	LogFormat       string
+	LogLevel        string
+
+	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
+	Managed bool
+}
+
+// Error names the configuration key at fault, so the message tells the user what to fix.
+type Error struct {
+	Key string
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Key + ": " + e.Msg }
+
+func bad(key, format string, args ...interface{}) error {
+	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// FromCLI reads the parsed flags (which already hold the environment and the YAML file),
+// fills what is still unset from the JupyterHub service environment env, and validates.
+func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
+	hub := hubServiceDefaults(env)
+	str := func(key string) string {
+		if v, ok := hub.values[key]; ok && !c.IsSet(flagName(key)) {
+			return v
+		}
+		return c.String(flagName(key))
+	}
+	list := func(key string) []string {
+		if v, ok := hub.lists[key]; ok && !c.IsSet(flagName(key)) {
+			return v
+		}
+		return splitList(c.StringSlice(flagName(key)))
+	}
+	cfg := &Config{
+		Listen:          str("listen"),
+		Upstream:        str("upstream"),
+		Provider:        str("provider"),
+		HubURL:          str("hub_url"),
+		HubAPIURL:       str("hub_api_url"),
+		ClientID:        str("client_id"),
+		ClientSecret:    str("client_secret"),
+		RedirectURL:     str("redirect_url"),
+		CookieSecrets:   list("cookie_secret"),
+		CookieName:      str("cookie_name"),
+		CookieExpire:    c.Duration(flagName("cookie_expire")),
+		CacheTTL:        c.Duration(flagName("cache_ttl")),
+		CacheSize:       c.Int(flagName("cache_size")),
+		AllowedUsers:    list("allowed_users"),
+		AllowedGroups:   list("allowed_groups"),
+		AdminUsers:      list("admin_users"),
+		RequiredScopes:  list("required_scopes"),
+		ServicePrefix:   str("service_prefix"),
+		Prefix:          str("prefix"),
+		PassAccessToken: c.Bool(flagName("pass_access_token")),
+		PassHostHeader:  c.Bool(flagName("pass_host_header")),
+		HubLogout:       c.Bool(flagName("hub_logout")),
+		ProviderTimeout: c.Duration(flagName("provider_timeout")),
+		UpstreamTimeout: c.Duration(flagName("upstream_timeout")),
+		LogFormat:       str("log_format"),
+		LogLevel:        str("log_level"),
+		Managed:         hub.managed,
+	}
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// splitList accepts both repeated values and comma-separated ones, and drops blanks.
+func splitList(in []string) []string {
+	var out []string
+	for _, v := range in {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+type hubEnv struct {
+	managed bool
+	values  map[string]string
+	lists   map[string][]string
+}
+
+// hubServiceDefaults maps the environment JupyterHub gives a managed service onto
+// configuration keys (PROTOCOLS.md 1.6). It only fills keys left unset elsewhere.
+func hubServiceDefaults(env map[string]string) hubEnv {
+	h := hubEnv{values: map[string]string{}, lists: map[string][]string{}}
+	token := env["JUPYTERHUB_API_TOKEN"]
+	if token == "" || env["JUPYTERHUB_API_URL"] == "" || env["JUPYTERHUB_CLIENT_ID"] == "" {
+		return h
+	}
+	h.managed = true
+	h.values["client_secret"] = token
+	h.values["hub_api_url"] = env["JUPYTERHUB_API_URL"]
+	h.values["client_id"] = env["JUPYTERHUB_CLIENT_ID"]
+	if v := env["JUPYTERHUB_OAUTH_CALLBACK_URL"]; v != "" {
+		h.values["redirect_url"] = v
+	}
+	if v := env["JUPYTERHUB_SERVICE_PREFIX"]; v != "" {
+		h.values["service_prefix"] = v
+	}
+	if u, err := url.Parse(env["JUPYTERHUB_SERVICE_URL"]); err == nil && u.Host != "" {
+		h.values["listen"] = u.Host
+	}
+	// The browser-facing Hub: 5.0 says it outright; before that it is host + base URL,
+	// which is a bare path (same origin as the Hub's proxy) when host is empty.
+	if v := env["JUPYTERHUB_PUBLIC_HUB_URL"]; v != "" {
+		h.values["hub_url"] = strings.TrimSuffix(strings.TrimSuffix(v, "/"), "/hub")
+	} else {
+		h.values["hub_url"] = strings.TrimSuffix(env["JUPYTERHUB_HOST"]+env["JUPYTERHUB_BASE_URL"], "/")
+	}
+	for _, name := range []string{"JUPYTERHUB_OAUTH_ACCESS_SCOPES", "JUPYTERHUB_OAUTH_SCOPES"} {
+		var scopes []string
+		if err := json.Unmarshal([]byte(env[name]), &scopes); err == nil && len(scopes) > 0 {
+			h.lists["required_scopes"] = scopes
+			break
+		}
+	}
+	h.lists["cookie_secret"] = []string{DeriveCookieSecret(token)}
+	return h
+}
+
+// DeriveCookieSecret turns the Hub API token into a stable cookie secret, so a managed
+// service needs no secret of its own. Rotating the API token logs everyone out.
+func DeriveCookieSecret(apiToken string) string {
+	mac := hmac.New(sha256.New, []byte(apiToken))
+	mac.Write([]byte("hubgate cookie secret v1"))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// reservedCookie reports cookie names that belong to JupyterHub or Django: browsers
+// send cookies to every port of a host, so sharing a name would clobber theirs.
+func reservedCookie(name string) bool {
+	lower := strings.ToLower(name)
+	return strings.HasPrefix(lower, "jupyterhub-") || lower == "sessionid" || lower == "csrftoken" ||
+		strings.HasPrefix(lower, "_xsrf")
+}
+
+func (c *Config) normalize() error {
+	if c.Listen == "" {
+		return bad("listen", "is empty; use host:port, e.g. %s", DefaultListen)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "%q is not host:port", c.Listen)
+	}
+	if err := checkUpstream(c.Upstream); err != nil {
+		return err
+	}
+	if c.Provider != "jupyterhub" {
+		return bad("provider", "unknown provider %q (supported: jupyterhub)", c.Provider)
+	}
+	c.HubURL = strings.TrimSuffix(c.HubURL, "/")
+	if c.HubURL != "" {
+		u, err := url.Parse(c.HubURL)
+		if err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") || (u.Scheme != "") != (u.Host != "") {
+			return bad("hub_url", "%q is not an http(s) URL or a path", c.HubURL)
+		}
+	}
+	if c.HubAPIURL == "" {
+		if !strings.HasPrefix(c.HubURL, "http") {
+			return bad("hub_url", "is required (the JupyterHub address browsers use, e.g. http://127.0.0.1:8000)")
+		}
+		c.HubAPIURL = c.HubURL + "/hub/api"
+	}
+	c.HubAPIURL = strings.TrimSuffix(c.HubAPIURL, "/")
+	if u, err := url.Parse(c.HubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("hub_api_url", "%q is not an http(s) URL", c.HubAPIURL)
+	}
+	if c.ClientID == "" {
+		return bad("client_id", "is required (a JupyterHub service's oauth_client_id, e.g. service-NAME)")
+	}
+	if c.ClientSecret == "" {
+		return bad("client_secret", "is required (a JupyterHub service's api_token)")
+	}
+	if c.ServicePrefix == "" {
+		c.ServicePrefix = "/"
+	}
+	if !strings.HasPrefix(c.ServicePrefix, "/") {
+		return bad("service_prefix", "%q must start with /", c.ServicePrefix)
+	}
+	if !strings.HasSuffix(c.ServicePrefix, "/") {
+		c.ServicePrefix += "/"
+	}
+	if c.Prefix == "" {
+		c.Prefix = c.ServicePrefix + "oauth2"
+	}
+	c.Prefix = strings.TrimSuffix(c.Prefix, "/")
+	if !strings.HasPrefix(c.Prefix, "/") || c.Prefix == "" {
+		return bad("prefix", "%q must be a path like /oauth2", c.Prefix)
+	}
+	if c.RedirectURL == "" {
+		return bad("redirect_url", "is required: the callback URL registered with the provider, e.g. http://127.0.0.1:4180%s/callback", c.Prefix)
+	}
+	if u, err := url.Parse(c.RedirectURL); err != nil || u.Path == "" || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
+		return bad("redirect_url", "%q is not an http(s) URL or an absolute path", c.RedirectURL)
+	}
+	if len(c.CookieSecrets) == 0 {
+		return bad("cookie_secret", "is required; generate one with: hubgate secret")
+	}
+	for i, s := range c.CookieSecrets {
+		if len(s) < 32 {
+			return bad("cookie_secret", "secret %d is %d characters; use at least 32 (generate one with: hubgate secret)", i+1, len(s))
+		}
+	}
+	if c.CookieName == "" || strings.ContainsAny(c.CookieName, " ;,=\t\r\n\"") {
+		return bad("cookie_name", "%q is not a valid cookie name", c.CookieName)
+	}
+	if reservedCookie(c.CookieName) {
+		return bad("cookie_name", "%q clashes with JupyterHub's or Django's cookies; pick another", c.CookieName)
+	}
+	if c.CookieExpire <= 0 {
+		return bad("cookie_expire", "must be positive")
+	}
+	if c.CacheTTL <= 0 {
+		return bad("cache_ttl", "must be positive, e.g. 300s")
+	}
+	if c.CacheSize <= 0 {
+		return bad("cache_size", "must be positive")
+	}
+	if c.ProviderTimeout <= 0 {
+		return bad("provider_timeout", "must be positive")
+	}
+	if c.UpstreamTimeout <= 0 {
+		return bad("upstream_timeout", "must be positive")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return bad("log_format", "%q: use json or console", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+func checkUpstream(raw string) error {
+	if raw == "" {
+		return bad("upstream", "is required: the service to protect, e.g. http://127.0.0.1:8080 or unix:/run/app.sock")
+	}
+	if path, ok := strings.CutPrefix(raw, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			return bad("upstream", "%q: a unix socket needs an absolute path, e.g. unix:/run/app.sock", raw)
+		}
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("upstream", "%q is not an http(s) URL or unix:/path", raw)
+	}
+	return nil
+}

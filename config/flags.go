@@ -1,0 +1,164 @@
+// Package config turns flags, HUBGATE_* environment variables, a YAML file and the
+// environment JupyterHub gives its managed services into one validated Config.
+package config
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults, also documented in config.example.yaml.
+const (
+	DefaultListen     = "127.0.0.1:4180"
+	DefaultCookieName = "_hubgate"
+	DefaultCacheTTL   = 300 * time.Second
+	DefaultCacheSize  = 10000
+)
+
+// EnvName is the environment variable that sets a key: cache_ttl → HUBGATE_CACHE_TTL.
+func EnvName(key string) string { return "HUBGATE_" + strings.ToUpper(key) }
+
+// flagName is the command-line spelling of a key: cache_ttl → --cache-ttl.
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
+// Flags returns a fresh set of flags, one per configuration key, plus --config.
+// Each command needs its own set: urfave/cli flags keep state once applied.
+func Flags() []cli.Flag {
+	s := func(key, value, usage string) cli.Flag {
+		return altsrc.NewStringFlag(&cli.StringFlag{Name: flagName(key), Value: value, Usage: usage, EnvVars: []string{EnvName(key)}})
+	}
+	list := func(key, usage string) cli.Flag {
+		return altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: flagName(key), Usage: usage, EnvVars: []string{EnvName(key)}})
+	}
+	dur := func(key string, value time.Duration, usage string) cli.Flag {
+		return altsrc.NewDurationFlag(&cli.DurationFlag{Name: flagName(key), Value: value, Usage: usage, EnvVars: []string{EnvName(key)}})
+	}
+	boolean := func(key, usage string) cli.Flag {
+		return altsrc.NewBoolFlag(&cli.BoolFlag{Name: flagName(key), Usage: usage, EnvVars: []string{EnvName(key)}})
+	}
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML file with configuration keys", EnvVars: []string{"HUBGATE_CONFIG"}},
+		s("listen", DefaultListen, "address to serve on (host:port)"),
+		s("upstream", "", "the protected service: http(s)://host:port or unix:/path/to.sock"),
+		s("provider", "jupyterhub", "identity provider"),
+		s("hub_url", "", "browser-facing base URL of JupyterHub, e.g. https://hub.example.org"),
+		s("hub_api_url", "", "server-side JupyterHub API URL (default <hub_url>/hub/api)"),
+		s("client_id", "", "OAuth client id (for JupyterHub: service-NAME)"),
+		s("client_secret", "", "OAuth client secret (for JupyterHub: the service's api_token)"),
+		s("redirect_url", "", "OAuth callback URL registered with the provider"),
+		list("cookie_secret", "cookie secrets (>= 32 characters); the first signs, all verify"),
+		s("cookie_name", DefaultCookieName, "session cookie name"),
+		dur("cookie_expire", 168*time.Hour, "longest a session lives"),
+		dur("cache_ttl", DefaultCacheTTL, "how long a user lookup is trusted"),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: flagName("cache_size"), Value: DefaultCacheSize, Usage: "most user lookups kept in memory", EnvVars: []string{EnvName("cache_size")}}),
+		list("allowed_users", "only these users may pass"),
+		list("allowed_groups", "only members of these groups may pass"),
+		list("admin_users", "users treated as admins (X-Forwarded-Admin: true)"),
+		list("required_scopes", "a user needs one of these scopes (JupyterHub access scopes)"),
+		s("service_prefix", "/", "URL path hubgate serves under; also the cookie path"),
+		s("prefix", "", "path of hubgate's own endpoints (default <service_prefix>oauth2)"),
+		boolean("pass_access_token", "send the user's token upstream in X-Forwarded-Access-Token"),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: flagName("pass_host_header"), Value: true, Usage: "send the client's Host header upstream (X-Forwarded-Host is always set)", EnvVars: []string{EnvName("pass_host_header")}}),
+		boolean("hub_logout", "sign_out continues to the Hub's logout page"),
+		dur("provider_timeout", 10*time.Second, "timeout of each call to the provider"),
+		dur("upstream_timeout", 60*time.Second, "how long to wait for the upstream's response headers"),
+		s("log_format", "json", "json or console"),
+		s("log_level", "info", "debug, info, warn or error"),
+	}
+}
+
+// LoadFile is a cli.BeforeFunc: it applies the --config YAML file to every flag that
+// neither the command line nor the environment set. Unknown keys and values of the
+// wrong type are errors naming the key; a list key may be written as a single string.
+func LoadFile(flags []cli.Flag) cli.BeforeFunc {
+	return func(c *cli.Context) error {
+		path := c.String("config")
+		if path == "" {
+			return nil
+		}
+		src, err := readFile(path, flags)
+		if err != nil {
+			return err
+		}
+		if err := altsrc.ApplyInputSourceValues(c, src, flags); err != nil {
+			return fmt.Errorf("config file %s: %w", path, err)
+		}
+		return nil
+	}
+}
+
+func readFile(path string, flags []cli.Flag) (altsrc.InputSourceContext, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	var raw map[string]interface{}
+	if err := yaml.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	byName := map[string]cli.Flag{}
+	for _, f := range flags {
+		byName[f.Names()[0]] = f
+	}
+	values := map[interface{}]interface{}{}
+	for key, v := range raw {
+		name := flagName(key)
+		f, ok := byName[name]
+		if !ok || name == "config" || strings.Contains(key, "-") {
+			return nil, fmt.Errorf("config file %s: unknown key %q (see config.example.yaml)", path, key)
+		}
+		if v == nil {
+			continue
+		}
+		v, err := checkValue(f, v)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %s: %w", path, key, err)
+		}
+		values[name] = v
+	}
+	return altsrc.NewMapInputSource(path, values), nil
+}
+
+// checkValue checks a YAML value against its flag's type before altsrc sees it, so the
+// error can say what was expected.
+func checkValue(f cli.Flag, v interface{}) (interface{}, error) {
+	switch f.(type) {
+	case *altsrc.StringSliceFlag:
+		if s, ok := v.(string); ok {
+			return []interface{}{s}, nil
+		}
+		list, ok := v.([]interface{})
+		if !ok {
+			return nil, fmt.Errorf("expected a list of strings, got %v", v)
+		}
+		for _, item := range list {
+			if _, ok := item.(string); !ok {
+				return nil, fmt.Errorf("expected a list of strings, got %v", item)
+			}
+		}
+	case *altsrc.DurationFlag:
+		s, ok := v.(string)
+		if _, err := time.ParseDuration(s); !ok || err != nil {
+			return nil, fmt.Errorf("expected a duration such as 300s or 5m, got %v", v)
+		}
+	case *altsrc.IntFlag:
+		if _, ok := v.(int); !ok {
+			return nil, fmt.Errorf("expected a whole number, got %v", v)
+		}
+	case *altsrc.BoolFlag:
+		if _, ok := v.(bool); !ok {
+			return nil, fmt.Errorf("expected true or false, got %v", v)
+		}
+	default:
+		if _, ok := v.(string); !ok {
+			return nil, fmt.Errorf("expected a string, got %v", v)
+		}
+	}
+	return v, nil
+}

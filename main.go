@@ -1,0 +1,199 @@
+// Command hubgate puts a JupyterHub login in front of any web service.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/upstream"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "hubgate:", err)
+		os.Exit(1)
+	}
+}
+
+func newApp() *cli.App {
+	appFlags, serveFlags, checkFlags := config.Flags(), config.Flags(), config.Flags()
+	return &cli.App{
+		Name:    "hubgate",
+		Usage:   "put a JupyterHub login in front of any web service",
+		Version: version,
+		Flags:   appFlags,
+		Before:  config.LoadFile(appFlags),
+		Action:  serve,
+		Commands: []*cli.Command{
+			{Name: "serve", Usage: "run the proxy (the default)", Flags: serveFlags, Before: config.LoadFile(serveFlags), Action: serve},
+			{Name: "check-config", Usage: "validate the configuration and exit", Flags: checkFlags, Before: config.LoadFile(checkFlags), Action: checkConfig},
+			{Name: "secret", Usage: "print a fresh random cookie secret", Action: printSecret},
+			{Name: "version", Usage: "print the version", Action: func(*cli.Context) error { fmt.Println(version); return nil }},
+		},
+	}
+}
+
+func environ() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+func checkConfig(c *cli.Context) error {
+	cfg, err := config.FromCLI(c, environ())
+	if err != nil {
+		return err
+	}
+	mode := "standalone"
+	if cfg.Managed {
+		mode = "JupyterHub-managed service"
+	}
+	fmt.Printf("configuration OK (%s): listen %s, upstream %s, hub API %s, endpoints under %s\n",
+		mode, cfg.Listen, cfg.Upstream, cfg.HubAPIURL, cfg.Prefix)
+	return nil
+}
+
+func printSecret(*cli.Context) error {
+	b := make([]byte, 32)
+	rand.Read(b)
+	fmt.Println(base64.RawURLEncoding.EncodeToString(b))
+	return nil
+}
+
+func newLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	cfg := zap.NewProductionConfig()
+	if format == "console" {
+		cfg.Encoding = "console"
+		cfg.EncoderConfig = zap.NewDevelopmentEncoderConfig()
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.Sampling = nil // every request gets its access line
+	cfg.DisableStacktrace = true
+	return cfg.Build()
+}
+
+func serve(c *cli.Context) error {
+	cfg, err := config.FromCLI(c, environ())
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	hub := provider.NewJupyterHub(provider.JupyterHubOptions{
+		HubURL:       cfg.HubURL,
+		APIURL:       cfg.HubAPIURL,
+		ClientID:     cfg.ClientID,
+		ClientSecret: cfg.ClientSecret,
+		RedirectURL:  cfg.RedirectURL,
+		Timeout:      cfg.ProviderTimeout,
+	})
+	sessions, err := session.NewStore(session.Options{
+		Name:    cfg.CookieName,
+		Path:    cfg.ServicePrefix,
+		Secrets: cfg.CookieSecrets,
+		Expire:  cfg.CookieExpire,
+	})
+	if err != nil {
+		return err
+	}
+	forward, err := upstream.New(upstream.Options{
+		Target:          cfg.Upstream,
+		Timeout:         cfg.UpstreamTimeout,
+		PassAccessToken: cfg.PassAccessToken,
+		PassHostHeader:  cfg.PassHostHeader,
+		OwnCookie:       sessions.Owns,
+		ErrorHandler:    proxy.UpstreamError(log),
+	})
+	if err != nil {
+		return err
+	}
+	handler := proxy.New(proxy.Options{
+		Logger:   log,
+		Provider: hub,
+		Cache:    provider.NewCache(hub, cfg.CacheSize, cfg.CacheTTL, cfg.ProviderTimeout),
+		Sessions: sessions,
+		Upstream: forward,
+		Access: proxy.Access{
+			AllowedUsers:   cfg.AllowedUsers,
+			AllowedGroups:  cfg.AllowedGroups,
+			AdminUsers:     cfg.AdminUsers,
+			RequiredScopes: cfg.RequiredScopes,
+		},
+		ServicePrefix:   cfg.ServicePrefix,
+		Prefix:          cfg.Prefix,
+		RedirectURL:     cfg.RedirectURL,
+		HubURL:          cfg.HubURL,
+		HubLogout:       cfg.HubLogout,
+		PassAccessToken: cfg.PassAccessToken,
+	})
+
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("hubgate started",
+		zap.String("version", version),
+		zap.String("listen", ln.Addr().String()),
+		zap.String("upstream", cfg.Upstream),
+		zap.String("hub_api_url", cfg.HubAPIURL),
+		zap.String("prefix", cfg.Prefix),
+		zap.Bool("managed", cfg.Managed),
+	)
+
+	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- server.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}

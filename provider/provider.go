@@ -1,0 +1,98 @@
+// Package provider knows the identity providers: where their OAuth2 endpoints are,
+// how to ask them who a token belongs to, and the cache that keeps those answers.
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// User is who a token belongs to, as the provider says.
+type User struct {
+	Name   string   `json:"user"`
+	Groups []string `json:"groups"`
+	Email  string   `json:"email,omitempty"`
+	Admin  bool     `json:"admin"`
+	Scopes []string `json:"-"`
+	// Kind is "user" for people; JupyterHub also answers for services' own tokens.
+	Kind string `json:"-"`
+}
+
+// ErrInvalidToken means the provider does not know the token: wrong, expired or revoked.
+var ErrInvalidToken = errors.New("token is invalid, expired or revoked")
+
+// UnavailableError means the provider could not give an answer (down, slow, 5xx).
+// Nothing about the token is known, so nothing is cached.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return "identity provider unavailable: " + e.Err.Error() }
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
+// Provider is one identity provider.
+type Provider interface {
+	// AuthCodeURL is where a browser starts its login.
+	AuthCodeURL(state, verifier string) string
+	// Exchange trades the callback's code for a token.
+	Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error)
+	// Lookup asks the provider who owns token. It returns ErrInvalidToken or an
+	// *UnavailableError on failure.
+	Lookup(ctx context.Context, token string) (*User, error)
+	// Ready reports whether the provider answers at all.
+	Ready(ctx context.Context) error
+}
+
+// OAuth is the authorization-code flow every provider shares: PKCE S256 always, and
+// token requests that ask for JSON and carry a timeout.
+type OAuth struct {
+	Config  *oauth2.Config
+	Client  *http.Client
+	Timeout time.Duration
+}
+
+// AuthCodeURL implements Provider.
+func (o *OAuth) AuthCodeURL(state, verifier string) string {
+	return o.Config.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+}
+
+// Exchange implements Provider. The token request's redirect_uri is the authorize
+// one, byte for byte, as the providers insist.
+func (o *OAuth) Exchange(ctx context.Context, code, verifier string) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, o.Client)
+	tok, err := o.Config.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
+			return nil, fmt.Errorf("%w: the provider refused the login code (%s)", ErrInvalidToken, re.ErrorCode)
+		}
+		return nil, &UnavailableError{Err: err}
+	}
+	return tok, nil
+}
+
+// NewHTTPClient is the client for calls to a provider: its own timeout, JSON wanted,
+// and no proxy from the environment (providers are reached directly).
+func NewHTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = nil
+	t.MaxIdleConnsPerHost = 64
+	return &http.Client{Timeout: timeout, Transport: acceptJSON{t}}
+}
+
+// acceptJSON asks for JSON where the caller didn't say: some providers (GitHub) answer
+// token requests form-encoded otherwise.
+type acceptJSON struct{ base http.RoundTripper }
+
+func (a acceptJSON) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Accept") == "" {
+		r = r.Clone(r.Context())
+		r.Header.Set("Accept", "application/json")
+	}
+	return a.base.RoundTrip(r)
+}

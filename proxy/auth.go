@@ -1,0 +1,199 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/upstream"
+)
+
+// Access says who may pass once authenticated. The Hub is asked again when a cached
+// lookup expires, so a user taken out of a group loses access within the cache TTL.
+type Access struct {
+	AllowedUsers  []string
+	AllowedGroups []string
+	AdminUsers    []string
+	// RequiredScopes: the user needs at least one of them, like JupyterHub's HubAuth
+	// access_scopes. Empty means no scope is required.
+	RequiredScopes []string
+}
+
+// IsAdmin reports whether the user counts as an admin upstream.
+func (a Access) IsAdmin(u *provider.User) bool {
+	return u.Admin || slices.Contains(a.AdminUsers, u.Name)
+}
+
+// Allow reports whether an authenticated user may pass.
+func (a Access) Allow(u *provider.User) bool {
+	if u.Kind != "user" {
+		return false
+	}
+	if len(a.RequiredScopes) > 0 && !hasAnyScope(u.Scopes, a.RequiredScopes) {
+		return false
+	}
+	if len(a.AllowedUsers) == 0 && len(a.AllowedGroups) == 0 {
+		return true
+	}
+	if a.IsAdmin(u) || slices.Contains(a.AllowedUsers, u.Name) {
+		return true
+	}
+	for _, g := range u.Groups {
+		if slices.Contains(a.AllowedGroups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasAnyScope reports whether held covers one of wanted. A scope without a filter
+// covers its filtered forms: access:services covers access:services!service=NAME.
+func hasAnyScope(held, wanted []string) bool {
+	for _, w := range wanted {
+		base, _, _ := strings.Cut(w, "!")
+		for _, h := range held {
+			if h == w || h == base {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// credential finds the request's token: an Authorization header ("token X" or
+// "Bearer X", as the Hub accepts) wins over the session cookie.
+func (s *Server) credential(r *http.Request) (token string, fromHeader bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, value, ok := strings.Cut(h, " ")
+		value = strings.TrimSpace(value)
+		if ok && value != "" && (strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "bearer")) {
+			return value, true
+		}
+	}
+	if sess, ok := s.o.Sessions.Load(r); ok {
+		return sess.AccessToken, false
+	}
+	return "", false
+}
+
+// outcome of authenticating a request.
+type outcome int
+
+const (
+	authenticated outcome = iota
+	noCredential          // not logged in, or the token is no longer valid
+	forbidden             // logged in, not allowed
+	providerDown          // nothing is known: the provider did not answer
+)
+
+// authenticate decides who the request is from and whether they may pass. When the
+// session's token is no longer valid, the session cookie is cleared.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
+	token, fromHeader := s.credential(r)
+	if token == "" {
+		return nil, "", false, noCredential
+	}
+	u, hit, err := s.o.Cache.Lookup(r.Context(), token)
+	info.cache = "miss"
+	if hit {
+		info.cache = "hit"
+	}
+	switch {
+	case errors.Is(err, provider.ErrInvalidToken):
+		if !fromHeader {
+			s.o.Sessions.Clear(w, s.secure(r))
+		}
+		return nil, "", fromHeader, noCredential
+	case err != nil:
+		s.log.Error("identity lookup failed", zap.Error(err))
+		return nil, "", fromHeader, providerDown
+	}
+	info.user = u.Name
+	if !s.o.Access.Allow(u) {
+		return u, token, fromHeader, forbidden
+	}
+	return u, token, fromHeader, authenticated
+}
+
+// protected serves any path that needs a login.
+func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request) {
+	u, token, fromHeader, result := s.authenticate(w, r, info)
+	switch result {
+	case noCredential:
+		s.unauthenticated(w, r)
+		return
+	case providerDown:
+		s.providerDown(w, r)
+		return
+	case forbidden:
+		s.notAllowed(w, r, u)
+		return
+	}
+	id := &upstream.Identity{
+		User:              u.Name,
+		Groups:            u.Groups,
+		Email:             u.Email,
+		Admin:             s.o.Access.IsAdmin(u),
+		DropAuthorization: fromHeader,
+	}
+	if s.o.PassAccessToken {
+		id.AccessToken = token
+	}
+	s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithIdentity(r.Context(), id)))
+}
+
+// unauthenticated sends a browser to log in; anything else gets a 401, because a script
+// or API client can't follow an HTML login.
+func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
+	if isNavigation(r) {
+		s.beginLogin(w, r, r.URL.RequestURI())
+		return
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
+	writePage(w, r, http.StatusUnauthorized, "Login required",
+		"Send a JupyterHub token (Authorization: token ...) or log in with a browser.")
+}
+
+func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusBadGateway, "Login service unavailable",
+		"The identity provider did not answer. Try again in a moment.")
+}
+
+func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request, u *provider.User) {
+	writePage(w, r, http.StatusForbidden, "Access denied",
+		"You are signed in as "+u.Name+", but this service is not open to you. Ask its administrator for access.")
+}
+
+// isNavigation reports a browser loading a page, the only kind of request that may be
+// redirected to an HTML login.
+func isNavigation(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	if r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	return strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// userinfo answers who the caller is, as JSON.
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request) {
+	u, _, _, result := s.authenticate(w, r, info)
+	switch result {
+	case noCredential:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
+		return
+	case providerDown:
+		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
+		return
+	case forbidden:
+		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
+		return
+	}
+	writeJSON(w, http.StatusOK, provider.User{Name: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)})
+}

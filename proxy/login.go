@@ -1,0 +1,122 @@
+package proxy
+
+import (
+	"errors"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/session"
+)
+
+// start begins a login on request: <prefix>/start?rd=/where/to/go.
+func (s *Server) start(w http.ResponseWriter, r *http.Request) {
+	s.beginLogin(w, r, r.URL.Query().Get("rd"))
+}
+
+// beginLogin saves fresh login state in its own cookie and sends the browser to the
+// provider. rd is validated here, so only a same-origin path is ever stored.
+func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
+	login := session.NewLogin(safeRedirect(rd, s.o.ServicePrefix))
+	if err := s.o.Sessions.SaveLogin(w, login, s.secure(r)); err != nil {
+		s.log.Error("saving login state", zap.Error(err))
+		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	redirect(w, s.o.Provider.AuthCodeURL(login.State, login.Verifier))
+}
+
+// callback finishes a login: state checked exactly, code exchanged (with the PKCE
+// verifier), user looked up and allowed, session set, browser sent on.
+func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request) {
+	q := r.URL.Query()
+	secure := s.secure(r)
+	if e := q.Get("error"); e != "" {
+		status := http.StatusBadRequest
+		if e == "access_denied" {
+			status = http.StatusForbidden
+		}
+		s.log.Info("login refused by the provider", zap.String("error", e))
+		s.retryPage(w, r, status, "Login refused", "The login service said: "+e+" "+q.Get("error_description"))
+		return
+	}
+	state, code := q.Get("state"), q.Get("code")
+	if state == "" || code == "" {
+		s.retryPage(w, r, http.StatusBadRequest, "Login failed", "The login callback is missing its code or state.")
+		return
+	}
+	login, err := s.o.Sessions.TakeLogin(w, r, state, secure)
+	if err != nil {
+		s.retryPage(w, r, http.StatusForbidden, "Login expired",
+			"This login was not started in this browser, was already used, or took longer than 10 minutes.")
+		return
+	}
+	tok, err := s.o.Provider.Exchange(r.Context(), code, login.Verifier)
+	if err != nil {
+		s.log.Warn("code exchange failed", zap.Error(err))
+		if errors.Is(err, provider.ErrInvalidToken) {
+			s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service refused the login code.")
+		} else {
+			s.providerDown(w, r)
+		}
+		return
+	}
+	u, hit, err := s.o.Cache.Lookup(r.Context(), tok.AccessToken)
+	info.cache = "miss"
+	if hit {
+		info.cache = "hit"
+	}
+	switch {
+	case errors.Is(err, provider.ErrInvalidToken):
+		s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service did not accept its own token.")
+		return
+	case err != nil:
+		s.log.Error("identity lookup failed", zap.Error(err))
+		s.providerDown(w, r)
+		return
+	}
+	info.user = u.Name
+	if !s.o.Access.Allow(u) {
+		s.notAllowed(w, r, u)
+		return
+	}
+	// A new login always replaces whatever session cookie the browser had (fixation).
+	if err := s.o.Sessions.Save(w, s.o.Sessions.Start(tok), secure); err != nil {
+		s.log.Error("saving session", zap.Error(err))
+		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not save the session.")
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	redirect(w, login.Redirect)
+}
+
+// signOut ends the session here, and at the Hub too when hub_logout is on.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
+	if sess, ok := s.o.Sessions.Load(r); ok {
+		s.o.Cache.Forget(sess.AccessToken)
+	}
+	s.o.Sessions.Clear(w, s.secure(r))
+	w.Header().Set("Cache-Control", "no-store")
+	if s.o.HubLogout {
+		redirect(w, s.o.HubURL+"/hub/logout")
+		return
+	}
+	if rd := safeRedirect(r.URL.Query().Get("rd"), ""); rd != "" {
+		redirect(w, rd)
+		return
+	}
+	writePageLink(w, r, http.StatusOK, "Signed out", "You are signed out.", s.o.Prefix+"/start", "Sign in again")
+}
+
+// retryPage answers a failed login with a link to start over, never an automatic
+// redirect: a broken provider must not turn into a redirect loop.
+func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	writePageLink(w, r, status, title, msg, s.o.Prefix+"/start", "Start the login again")
+}
+
+func redirect(w http.ResponseWriter, location string) {
+	w.Header().Set("Location", location)
+	w.WriteHeader(http.StatusFound)
+}

@@ -1,0 +1,154 @@
+// Package proxy is hubgate's HTTP surface: it routes hubgate's own endpoints, decides
+// whether each request is authenticated and allowed, and passes allowed ones upstream.
+package proxy
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/session"
+)
+
+// Options are the parts a Server is built from; main wires them from the Config.
+type Options struct {
+	Logger   *zap.Logger
+	Provider provider.Provider
+	Cache    *provider.Cache
+	Sessions *session.Store
+	Upstream http.Handler
+	Access   Access
+
+	ServicePrefix   string // "/" or "/services/NAME/"
+	Prefix          string // hubgate's endpoints, e.g. /oauth2
+	RedirectURL     string // the OAuth callback; its path is served as the callback too
+	HubURL          string // for the optional Hub logout
+	HubLogout       bool
+	PassAccessToken bool
+}
+
+// Server is the http.Handler in front of the upstream.
+type Server struct {
+	o            Options
+	log          *zap.Logger
+	callbackPath string
+	httpsOnly    bool // the browser-facing address is https, so cookies are Secure
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback"}
+	if u, err := url.Parse(o.RedirectURL); err == nil {
+		if u.Path != "" {
+			s.callbackPath = u.Path
+		}
+		s.httpsOnly = u.Scheme == "https"
+	}
+	return s
+}
+
+// request is what one request's access log line says.
+type request struct {
+	user string
+	// cache is "hit" or "miss" once the request needed an identity lookup.
+	cache string
+}
+
+// ServeHTTP routes a request and logs one line for it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	info := &request{}
+	s.route(rec, r, info)
+	s.log.Info("request",
+		zap.String("method", r.Method),
+		zap.String("path", r.URL.Path), // never the query: it may carry codes or tokens
+		zap.Int("status", rec.status),
+		zap.Duration("duration", time.Since(start)),
+		zap.String("user", info.user),
+		zap.String("cache", info.cache),
+	)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
+	p := r.URL.Path
+	switch {
+	case p == "/ping":
+		s.ping(w, r)
+	case p == "/ready":
+		s.ready(w, r)
+	case p == s.callbackPath || p == s.o.Prefix+"/callback":
+		s.callback(w, r, info)
+	case p == s.o.Prefix+"/start":
+		s.start(w, r)
+	case p == s.o.Prefix+"/sign_out":
+		s.signOut(w, r)
+	case p == s.o.Prefix+"/userinfo":
+		s.userinfo(w, r, info)
+	case strings.HasPrefix(p, s.o.ServicePrefix) || p+"/" == s.o.ServicePrefix:
+		s.protected(w, r, info)
+	default:
+		writePage(w, r, http.StatusNotFound, "Not found", "hubgate serves "+s.o.ServicePrefix+" only.")
+	}
+}
+
+func (s *Server) ping(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("OK\n"))
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if err := s.o.Provider.Ready(r.Context()); err != nil {
+		s.log.Warn("not ready: identity provider unreachable", zap.Error(err))
+		writePage(w, r, http.StatusServiceUnavailable, "Not ready", "The identity provider cannot be reached.")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("OK\n"))
+}
+
+// secure reports whether the browser reached us over https, which decides the cookies'
+// Secure flag. A loopback proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto.
+func (s *Server) secure(r *http.Request) bool {
+	if s.httpsOnly || r.TLS != nil {
+		return true
+	}
+	if r.Header.Get("X-Forwarded-Proto") != "https" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// statusRecorder remembers the status for the access log. Unwrap lets
+// http.ResponseController reach Flush and Hijack (streaming, websockets).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote && code >= 200 {
+		w.status, w.wrote = code, true
+	} else if code == http.StatusSwitchingProtocols {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,194 @@
+// Package session keeps hubgate's browser state in signed, encrypted cookies: the
+// session (the user's access token) and the short-lived login state (OAuth state, PKCE).
+package session
+
+import (
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"golang.org/x/oauth2"
+)
+
+// LoginMaxAge bounds how long a browser may take at the provider's login page.
+const LoginMaxAge = 10 * time.Minute
+
+// Session is what the session cookie holds: the token, not the user record, so a
+// user's groups and access are looked up (and re-checked) rather than frozen in.
+type Session struct {
+	AccessToken string `json:"t"`
+	Expires     int64  `json:"e"` // unix seconds
+}
+
+// Login is the state of one login in progress, kept in its own cookie until the callback.
+type Login struct {
+	State    string `json:"s"`
+	Verifier string `json:"v"`
+	Redirect string `json:"r"` // where to go afterwards, already validated
+}
+
+// Options configures a Store.
+type Options struct {
+	Name    string        // session cookie name; login cookies add a suffix
+	Path    string        // cookie path (the service prefix)
+	Secrets []string      // first encodes, all decode
+	Expire  time.Duration // longest session
+}
+
+// Store reads and writes hubgate's cookies.
+type Store struct {
+	name, path string
+	expire     time.Duration
+	session    []securecookie.Codec
+	login      []securecookie.Codec
+}
+
+// NewStore derives an HMAC-SHA256 key and an AES-256 key from each secret. Keeping a
+// list lets operators rotate secrets: put the new one first and old cookies still work.
+func NewStore(o Options) (*Store, error) {
+	if len(o.Secrets) == 0 {
+		return nil, errors.New("session: no cookie secret")
+	}
+	s := &Store{name: o.Name, path: o.Path, expire: o.Expire}
+	for _, secret := range o.Secrets {
+		hashKey, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate cookie hmac", 32)
+		if err != nil {
+			return nil, err
+		}
+		blockKey, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate cookie aes", 32)
+		if err != nil {
+			return nil, err
+		}
+		s.session = append(s.session, codec(hashKey, blockKey, o.Expire))
+		s.login = append(s.login, codec(hashKey, blockKey, LoginMaxAge))
+	}
+	return s, nil
+}
+
+func codec(hashKey, blockKey []byte, maxAge time.Duration) securecookie.Codec {
+	c := securecookie.New(hashKey, blockKey)
+	c.SetSerializer(securecookie.JSONEncoder{})
+	c.MaxAge(int(maxAge / time.Second))
+	return c
+}
+
+// Owns reports whether a cookie name is one of hubgate's, so it can be kept from the upstream.
+func (s *Store) Owns(name string) bool {
+	return name == s.name || strings.HasPrefix(name, s.name+"_")
+}
+
+// Load returns the request's session. Any cookie that fails to decode, or has
+// expired, is simply no session: the user logs in again, never a 500.
+func (s *Store) Load(r *http.Request) (Session, bool) {
+	c, err := r.Cookie(s.name)
+	if err != nil {
+		return Session{}, false
+	}
+	var sess Session
+	if err := securecookie.DecodeMulti(s.name, c.Value, &sess, s.session...); err != nil {
+		return Session{}, false
+	}
+	if sess.AccessToken == "" || time.Now().Unix() >= sess.Expires {
+		return Session{}, false
+	}
+	return sess, true
+}
+
+// Start makes a session for a fresh token. The session ends with the token or after
+// the configured expiry, whichever is first.
+func (s *Store) Start(tok *oauth2.Token) Session {
+	expires := time.Now().Add(s.expire)
+	if !tok.Expiry.IsZero() && tok.Expiry.Before(expires) {
+		expires = tok.Expiry
+	}
+	return Session{AccessToken: tok.AccessToken, Expires: expires.Unix()}
+}
+
+// Save writes the session cookie.
+func (s *Store) Save(w http.ResponseWriter, sess Session, secure bool) error {
+	value, err := securecookie.EncodeMulti(s.name, sess, s.session...)
+	if err != nil {
+		return fmt.Errorf("session: encode: %w", err)
+	}
+	http.SetCookie(w, s.cookie(s.name, value, time.Until(time.Unix(sess.Expires, 0)), secure))
+	return nil
+}
+
+// Clear deletes the session cookie.
+func (s *Store) Clear(w http.ResponseWriter, secure bool) {
+	http.SetCookie(w, s.cookie(s.name, "", -1, secure))
+}
+
+// NewLogin makes fresh login state: a 256-bit state and a PKCE verifier.
+func NewLogin(redirect string) Login {
+	return Login{State: rand.Text() + rand.Text(), Verifier: oauth2.GenerateVerifier(), Redirect: redirect}
+}
+
+// loginCookieName gives each login its own cookie, so logins started in parallel tabs
+// don't overwrite each other's state.
+func (s *Store) loginCookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return s.name + "_login_" + hex.EncodeToString(sum[:8])
+}
+
+// SaveLogin writes the login state cookie.
+func (s *Store) SaveLogin(w http.ResponseWriter, l Login, secure bool) error {
+	name := s.loginCookieName(l.State)
+	value, err := securecookie.EncodeMulti(name, l, s.login...)
+	if err != nil {
+		return fmt.Errorf("session: encode login: %w", err)
+	}
+	http.SetCookie(w, s.cookie(name, value, LoginMaxAge, secure))
+	return nil
+}
+
+// ErrNoLogin means the callback's state matches no login this browser started: it
+// expired, was already used, or the callback came from elsewhere (CSRF).
+var ErrNoLogin = errors.New("no login in progress matches this callback")
+
+// TakeLogin finds the login for state, checks it exactly, and deletes its cookie so it
+// can be used once only.
+func (s *Store) TakeLogin(w http.ResponseWriter, r *http.Request, state string, secure bool) (Login, error) {
+	name := s.loginCookieName(state)
+	c, err := r.Cookie(name)
+	if err != nil {
+		return Login{}, ErrNoLogin
+	}
+	http.SetCookie(w, s.cookie(name, "", -1, secure))
+	var l Login
+	if err := securecookie.DecodeMulti(name, c.Value, &l, s.login...); err != nil {
+		return Login{}, ErrNoLogin
+	}
+	if subtle.ConstantTimeCompare([]byte(l.State), []byte(state)) != 1 {
+		return Login{}, ErrNoLogin
+	}
+	return l, nil
+}
+
+func (s *Store) cookie(name, value string, maxAge time.Duration, secure bool) *http.Cookie {
+	c := &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     s.path,
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if maxAge < 0 {
+		c.MaxAge = -1
+	} else {
+		c.MaxAge = int(maxAge / time.Second)
+		if c.MaxAge == 0 {
+			c.MaxAge = 1
+		}
+	}
+	return c
+}

@@ -1,0 +1,204 @@
+// Package upstream forwards allowed requests to the protected service, with trusted
+// identity headers set by hubgate and every client-sent copy of them removed.
+package upstream
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Identity is what the upstream is told about the user.
+type Identity struct {
+	User        string
+	Groups      []string
+	Email       string
+	Admin       bool
+	AccessToken string // sent only with PassAccessToken
+	// DropAuthorization removes the Authorization header that carried hubgate's
+	// credential, so the user's provider token doesn't leak to the upstream.
+	DropAuthorization bool
+}
+
+type identityKey struct{}
+
+// WithIdentity attaches the identity the upstream should receive.
+func WithIdentity(ctx context.Context, id *Identity) context.Context {
+	return context.WithValue(ctx, identityKey{}, id)
+}
+
+// Options configures the forwarder.
+type Options struct {
+	Target          string // http(s)://host[:port][/base] or unix:/path
+	Timeout         time.Duration
+	PassAccessToken bool
+	PassHostHeader  bool
+	// OwnCookie reports hubgate's own cookies, which never reach the upstream.
+	OwnCookie func(name string) bool
+	// ErrorHandler answers when the upstream cannot (down: 502, too slow: 504).
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+}
+
+// New returns the reverse proxy to the upstream.
+func New(o Options) (*httputil.ReverseProxy, error) {
+	target, transport, err := dial(o.Target)
+	if err != nil {
+		return nil, err
+	}
+	transport.ResponseHeaderTimeout = o.Timeout
+	return &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.SetXForwarded()
+			if o.PassHostHeader {
+				pr.Out.Host = pr.In.Host
+			}
+			h := pr.Out.Header
+			Scrub(h)
+			stripCookies(h, o.OwnCookie)
+			id, _ := pr.In.Context().Value(identityKey{}).(*Identity)
+			if id == nil {
+				return
+			}
+			if id.DropAuthorization {
+				h.Del("Authorization")
+			}
+			h["X-Forwarded-User"] = []string{id.User}
+			h["X-Forwarded-Preferred-Username"] = []string{id.User}
+			h["X-Forwarded-Groups"] = []string{strings.Join(id.Groups, ",")}
+			h["X-Forwarded-Admin"] = []string{strconv.FormatBool(id.Admin)}
+			if id.Email != "" {
+				h["X-Forwarded-Email"] = []string{id.Email}
+			}
+			if o.PassAccessToken && id.AccessToken != "" {
+				h["X-Forwarded-Access-Token"] = []string{id.AccessToken}
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				return // the client went away; there is nobody to answer
+			}
+			status := http.StatusBadGateway
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+				status = http.StatusGatewayTimeout
+			}
+			o.ErrorHandler(w, r, status, err)
+		},
+	}, nil
+}
+
+// dial builds the target URL and a transport tuned for one busy upstream: enough idle
+// connections that requests under load reuse them instead of opening new ones.
+func dial(raw string) (*url.URL, *http.Transport, error) {
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
+	t := &http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	if path, ok := strings.CutPrefix(raw, "unix:"); ok {
+		t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "unix", path)
+		}
+		return &url.URL{Scheme: "http", Host: "unix"}, t, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, nil, errors.New("upstream: not an http(s) URL or unix:/path: " + raw)
+	}
+	return u, t, nil
+}
+
+// identityHeaders are the names a client must never be able to set: hubgate's own and
+// the X-Auth-Request-* family that auth_request setups copy upstream.
+var identityHeaders = []string{
+	"X-Forwarded-User", "X-Forwarded-Groups", "X-Forwarded-Email",
+	"X-Forwarded-Preferred-Username", "X-Forwarded-Admin", "X-Forwarded-Access-Token",
+	"X-Auth-Request-User", "X-Auth-Request-Groups", "X-Auth-Request-Email",
+	"X-Auth-Request-Preferred-Username", "X-Auth-Request-Admin", "X-Auth-Request-Access-Token",
+}
+
+// Scrub removes every identity header in any spelling: any case, and "_" for "-"
+// (servers such as nginx or WSGI may treat X_Forwarded_User as X-Forwarded-User).
+func Scrub(h http.Header) {
+	for key := range h {
+		if len(key) < len("X-Forwarded-User") {
+			continue
+		}
+		for _, name := range identityHeaders {
+			if sameHeader(key, name) {
+				delete(h, key)
+				break
+			}
+		}
+	}
+}
+
+// sameHeader compares header names ignoring ASCII case and treating "_" as "-".
+func sameHeader(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// stripCookies removes hubgate's cookies from the Cookie header, keeping the rest byte
+// for byte.
+func stripCookies(h http.Header, own func(string) bool) {
+	lines := h["Cookie"]
+	if len(lines) == 0 || own == nil {
+		return
+	}
+	var kept []string
+	changed := false
+	for _, line := range lines {
+		parts := strings.Split(line, ";")
+		out := parts[:0]
+		for _, p := range parts {
+			name, _, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if own(name) {
+				changed = true
+				continue
+			}
+			out = append(out, p)
+		}
+		if len(out) > 0 {
+			kept = append(kept, strings.TrimSpace(strings.Join(out, ";")))
+		}
+	}
+	if !changed {
+		return
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
