@@ -1,0 +1,537 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/oauth2"
+
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/upstream"
+)
+
+// fakeHub is a provider.Provider with users keyed by token, and codes that exchange
+// for tokens. It counts lookups.
+type fakeHub struct {
+	mu      sync.Mutex
+	users   map[string]*provider.User // token → user
+	codes   map[string]string         // code → token
+	down    bool
+	lookups atomic.Int64
+	lastURL string
+}
+
+func newFakeHub() *fakeHub {
+	return &fakeHub{
+		users: map[string]*provider.User{
+			"alice-token": {Name: "alice", Groups: []string{"staff"}, Kind: "user", Scopes: []string{"access:services!service=gate"}},
+			"bob-token":   {Name: "bob", Groups: []string{}, Kind: "user", Scopes: []string{"access:services"}},
+			"svc-token":   {Name: "cron", Kind: "service"},
+		},
+		codes: map[string]string{},
+	}
+}
+
+func (f *fakeHub) AuthCodeURL(state, verifier string) string {
+	return "http://hub.test/hub/api/oauth2/authorize?state=" + url.QueryEscape(state) +
+		"&code_challenge=" + oauth2.S256ChallengeFromVerifier(verifier)
+}
+
+func (f *fakeHub) Exchange(_ context.Context, code, verifier string) (*oauth2.Token, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, &provider.UnavailableError{Err: context.DeadlineExceeded}
+	}
+	tok, ok := f.codes[code]
+	if !ok || code != "code-for-"+oauth2.S256ChallengeFromVerifier(verifier) {
+		return nil, provider.ErrInvalidToken
+	}
+	delete(f.codes, code)
+	return &oauth2.Token{AccessToken: tok, Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+// issueCode plays the Hub's authorize step: it mints a code bound to the challenge.
+func (f *fakeHub) issueCode(authorizeURL, token string) (code, state string) {
+	u, _ := url.Parse(authorizeURL)
+	code = "code-for-" + u.Query().Get("code_challenge")
+	f.mu.Lock()
+	f.codes[code] = token
+	f.mu.Unlock()
+	return code, u.Query().Get("state")
+}
+
+func (f *fakeHub) Lookup(_ context.Context, token string) (*provider.User, error) {
+	f.lookups.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, &provider.UnavailableError{Err: context.DeadlineExceeded}
+	}
+	u, ok := f.users[token]
+	if !ok {
+		return nil, provider.ErrInvalidToken
+	}
+	return u, nil
+}
+
+func (f *fakeHub) Ready(context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+type fixture struct {
+	hub      *fakeHub
+	server   *Server
+	logs     *observer.ObservedLogs
+	upstream *httptest.Server
+	seen     chan http.Header
+}
+
+func newFixture(t *testing.T, access Access) *fixture {
+	t.Helper()
+	f := &fixture{hub: newFakeHub(), seen: make(chan http.Header, 100)}
+	f.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.seen <- r.Header.Clone()
+		w.Write([]byte("upstream:" + r.URL.Path))
+	}))
+	t.Cleanup(f.upstream.Close)
+	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	f.logs = logs
+	log := zap.New(core)
+	fwd, err := upstream.New(upstream.Options{Target: f.upstream.URL, Timeout: 5 * time.Second, OwnCookie: store.Owns, ErrorHandler: UpstreamError(log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server = New(Options{
+		Logger:        log,
+		Provider:      f.hub,
+		Cache:         provider.NewCache(f.hub, 100, time.Minute, time.Second),
+		Sessions:      store,
+		Upstream:      fwd,
+		Access:        access,
+		ServicePrefix: "/",
+		Prefix:        "/oauth2",
+		RedirectURL:   "http://gate.test/oauth2/callback",
+	})
+	return f
+}
+
+func (f *fixture) do(r *http.Request) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	f.server.ServeHTTP(w, r)
+	return w
+}
+
+func navigation(target string) *http.Request {
+	r := httptest.NewRequest("GET", target, nil)
+	r.Header.Set("Accept", "text/html,application/xhtml+xml")
+	return r
+}
+
+func withCookies(r *http.Request, cookies []*http.Cookie) *http.Request {
+	for _, c := range cookies {
+		if c.MaxAge >= 0 {
+			r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+		}
+	}
+	return r
+}
+
+// login runs the browser flow against the fake Hub and returns the session cookies.
+func (f *fixture) login(t *testing.T, target, token string) (*httptest.ResponseRecorder, []*http.Cookie) {
+	t.Helper()
+	w := f.do(navigation(target))
+	if w.Code != http.StatusFound {
+		t.Fatalf("navigation to %s: status %d, want 302", target, w.Code)
+	}
+	code, state := f.hub.issueCode(w.Header().Get("Location"), token)
+	cb := navigation("/oauth2/callback?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state))
+	cb = withCookies(cb, w.Result().Cookies())
+	w = f.do(cb)
+	return w, w.Result().Cookies()
+}
+
+func TestNavigationRedirectsToLogin(t *testing.T) {
+	f := newFixture(t, Access{})
+	w := f.do(navigation("/app/page?x=1"))
+	if w.Code != http.StatusFound {
+		t.Fatalf("status %d, want 302", w.Code)
+	}
+	loc := w.Header().Get("Location")
+	if !strings.HasPrefix(loc, "http://hub.test/hub/api/oauth2/authorize?") || !strings.Contains(loc, "code_challenge=") {
+		t.Fatalf("Location %q is not the Hub's authorize URL with PKCE", loc)
+	}
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 || !strings.HasPrefix(cookies[0].Name, "_hubgate_login_") || !cookies[0].HttpOnly || cookies[0].MaxAge != 600 {
+		t.Fatalf("want one HttpOnly login cookie with Max-Age 600, got %+v", cookies)
+	}
+}
+
+func TestNonBrowserGets401NotRedirect(t *testing.T) {
+	f := newFixture(t, Access{})
+	for _, r := range []*http.Request{
+		httptest.NewRequest("GET", "/api/data", nil),
+		httptest.NewRequest("POST", "/api/data", nil),
+		func() *http.Request { r := navigation("/ws"); r.Header.Set("Upgrade", "websocket"); return r }(),
+	} {
+		w := f.do(r)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("%s %s: status %d, want 401", r.Method, r.URL, w.Code)
+		}
+		if w.Header().Get("WWW-Authenticate") == "" || w.Header().Get("Location") != "" {
+			t.Errorf("%s %s: want WWW-Authenticate and no Location, got %v", r.Method, r.URL, w.Header())
+		}
+	}
+}
+
+func TestBrowserLoginFlow(t *testing.T) {
+	f := newFixture(t, Access{})
+	w, cookies := f.login(t, "/app/page?x=1", "alice-token")
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "/app/page?x=1" {
+		t.Fatalf("callback: status %d Location %q, want 302 to /app/page?x=1", w.Code, w.Header().Get("Location"))
+	}
+	var sessionCookie *http.Cookie
+	loginDeleted := false
+	for _, c := range cookies {
+		if c.Name == "_hubgate" {
+			sessionCookie = c
+		}
+		if strings.HasPrefix(c.Name, "_hubgate_login_") && c.MaxAge < 0 {
+			loginDeleted = true
+		}
+	}
+	if sessionCookie == nil || !sessionCookie.HttpOnly || sessionCookie.SameSite != http.SameSiteLaxMode || sessionCookie.Path != "/" {
+		t.Fatalf("session cookie missing or weak: %+v", sessionCookie)
+	}
+	if !loginDeleted {
+		t.Fatal("login state cookie was not deleted at the callback")
+	}
+	if strings.Contains(sessionCookie.Value, "alice-token") {
+		t.Fatal("session cookie holds the token in the clear")
+	}
+}
+
+func TestSessionCookieReachesUpstreamAsIdentity(t *testing.T) {
+	f := newFixture(t, Access{AdminUsers: []string{"alice"}})
+	_, cookies := f.login(t, "/", "alice-token")
+	r := withCookies(navigation("/app"), cookies)
+	r.Header.Add("Cookie", "theirs=1")
+	r.Header["X-Forwarded-User"] = []string{"admin"}
+	r.Header["X_forwarded_user"] = []string{"admin"}
+	w := f.do(r)
+	if w.Code != http.StatusOK || w.Body.String() != "upstream:/app" {
+		t.Fatalf("status %d body %q", w.Code, w.Body)
+	}
+	h := <-f.seen
+	if got := h.Values("X-Forwarded-User"); len(got) != 1 || got[0] != "alice" {
+		t.Errorf("X-Forwarded-User = %q, want [alice]", got)
+	}
+	if _, ok := h["X_forwarded_user"]; ok {
+		t.Error("the underscore spelling reached the upstream")
+	}
+	if h.Get("X-Forwarded-Groups") != "staff" || h.Get("X-Forwarded-Admin") != "true" {
+		t.Errorf("groups %q admin %q", h.Get("X-Forwarded-Groups"), h.Get("X-Forwarded-Admin"))
+	}
+	if c := h.Get("Cookie"); strings.Contains(c, "_hubgate") || !strings.Contains(c, "theirs=1") {
+		t.Errorf("upstream Cookie header %q: hubgate's cookie must go, others stay", c)
+	}
+}
+
+func TestAPITokenWithoutRedirect(t *testing.T) {
+	f := newFixture(t, Access{})
+	for _, auth := range []string{"token alice-token", "Bearer alice-token", "bearer alice-token"} {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.Header.Set("Authorization", auth)
+		w := f.do(r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%q: status %d, want 200", auth, w.Code)
+		}
+		h := <-f.seen
+		if h.Get("X-Forwarded-User") != "alice" || h.Get("Authorization") != "" {
+			t.Errorf("%q: upstream saw user %q Authorization %q", auth, h.Get("X-Forwarded-User"), h.Get("Authorization"))
+		}
+	}
+	if n := f.hub.lookups.Load(); n != 1 {
+		t.Errorf("%d Hub lookups for one token, want 1 (cached)", n)
+	}
+	r := httptest.NewRequest("GET", "/api", nil)
+	r.Header.Set("Authorization", "token wrong")
+	if w := f.do(r); w.Code != http.StatusUnauthorized {
+		t.Errorf("bad token: status %d, want 401", w.Code)
+	}
+}
+
+func TestAccessRules(t *testing.T) {
+	f := newFixture(t, Access{AllowedGroups: []string{"staff"}, RequiredScopes: []string{"access:services!service=gate"}})
+	for token, want := range map[string]int{"alice-token": 200, "bob-token": 403, "svc-token": 403} {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.Header.Set("Authorization", "token "+token)
+		if w := f.do(r); w.Code != want {
+			t.Errorf("%s: status %d, want %d", token, w.Code, want)
+		} else if want == 200 {
+			<-f.seen
+		}
+	}
+	// Not allowed at login: a 403 page and no session.
+	w, cookies := f.login(t, "/", "bob-token")
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("bob's callback: status %d, want 403", w.Code)
+	}
+	for _, c := range cookies {
+		if c.Name == "_hubgate" && c.MaxAge >= 0 {
+			t.Fatal("a session was set for a user who is not allowed")
+		}
+	}
+}
+
+func TestAccessScopes(t *testing.T) {
+	cases := []struct {
+		held, wanted []string
+		ok           bool
+	}{
+		{[]string{"access:services"}, []string{"access:services!service=gate"}, true},
+		{[]string{"access:services!service=gate"}, []string{"access:services", "access:services!service=gate"}, true},
+		{[]string{"access:services!service=other"}, []string{"access:services!service=gate"}, false},
+		{nil, []string{"access:services!service=gate"}, false},
+	}
+	for _, c := range cases {
+		u := &provider.User{Name: "x", Kind: "user", Scopes: c.held}
+		if got := (Access{RequiredScopes: c.wanted}).Allow(u); got != c.ok {
+			t.Errorf("held %v wanted %v: Allow = %v", c.held, c.wanted, got)
+		}
+	}
+}
+
+func TestRevokedSessionLogsOut(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.hub.users["temp-token"] = &provider.User{Name: "carol", Kind: "user"}
+	_, cookies := f.login(t, "/", "temp-token")
+	f.hub.mu.Lock()
+	delete(f.hub.users, "temp-token")
+	f.hub.mu.Unlock()
+	f.server.o.Cache.Forget("temp-token") // the TTL passing, without the wait
+	w := f.do(withCookies(navigation("/app"), cookies))
+	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "http://hub.test/") {
+		t.Fatalf("status %d Location %q, want a new login", w.Code, w.Header().Get("Location"))
+	}
+	cleared := false
+	for _, c := range w.Result().Cookies() {
+		cleared = cleared || (c.Name == "_hubgate" && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Error("the dead session cookie was not cleared")
+	}
+	r := withCookies(httptest.NewRequest("GET", "/api", nil), cookies)
+	if w := f.do(r); w.Code != http.StatusUnauthorized {
+		t.Errorf("API request with dead session: %d, want 401", w.Code)
+	}
+}
+
+func TestCallbackRejects(t *testing.T) {
+	f := newFixture(t, Access{})
+	start := f.do(navigation("/app"))
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	stateCookies := start.Result().Cookies()
+	cases := []struct {
+		name    string
+		query   string
+		cookies []*http.Cookie
+		want    int
+	}{
+		{"provider error", "error=access_denied&state=" + state, stateCookies, 403},
+		{"provider other error", "error=invalid_scope", stateCookies, 400},
+		{"missing state", "code=" + code, stateCookies, 400},
+		{"missing code", "state=" + state, stateCookies, 400},
+		{"wrong state", "code=" + code + "&state=x" + state, stateCookies, 403},
+		{"no state cookie", "code=" + code + "&state=" + state, nil, 403},
+		{"bad code", "code=nope&state=" + state, stateCookies, 403},
+	}
+	for _, c := range cases {
+		w := f.do(withCookies(navigation("/oauth2/callback?"+c.query), c.cookies))
+		if w.Code != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, w.Code, c.want)
+		}
+		if w.Header().Get("Location") != "" {
+			t.Errorf("%s: redirected to %q; a failed login must not redirect", c.name, w.Header().Get("Location"))
+		}
+	}
+}
+
+func TestStateCookieIsSingleUse(t *testing.T) {
+	f := newFixture(t, Access{})
+	start := f.do(navigation("/app"))
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	cb := "/oauth2/callback?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state)
+	if w := f.do(withCookies(navigation(cb), start.Result().Cookies())); w.Code != http.StatusFound {
+		t.Fatalf("first callback: %d", w.Code)
+	}
+	// A replay with the same (captured) state cookie fails on the code; one with a
+	// fresh code for the old state fails on the browser having deleted the cookie.
+	code2, _ := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	if w := f.do(withCookies(navigation("/oauth2/callback?code="+url.QueryEscape(code2)+"&state="+url.QueryEscape(state)), nil)); w.Code != http.StatusForbidden {
+		t.Fatalf("replayed state: %d, want 403", w.Code)
+	}
+}
+
+func TestParallelLoginsDoNotCollide(t *testing.T) {
+	f := newFixture(t, Access{})
+	a := f.do(navigation("/a"))
+	b := f.do(navigation("/b"))
+	jar := append(a.Result().Cookies(), b.Result().Cookies()...)
+	for _, tab := range []struct {
+		start *httptest.ResponseRecorder
+		want  string
+	}{{a, "/a"}, {b, "/b"}} {
+		code, state := f.hub.issueCode(tab.start.Header().Get("Location"), "alice-token")
+		w := f.do(withCookies(navigation("/oauth2/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state)), jar))
+		if w.Code != http.StatusFound || w.Header().Get("Location") != tab.want {
+			t.Errorf("tab %s: status %d Location %q", tab.want, w.Code, w.Header().Get("Location"))
+		}
+	}
+}
+
+func TestStartRedirectValidation(t *testing.T) {
+	f := newFixture(t, Access{})
+	for rd, want := range map[string]string{"/x?y=1": "/x?y=1", "//evil.com": "/", "https://evil.com": "/"} {
+		w := f.do(navigation("/oauth2/start?rd=" + url.QueryEscape(rd)))
+		if w.Code != http.StatusFound {
+			t.Fatalf("start: %d", w.Code)
+		}
+		code, state := f.hub.issueCode(w.Header().Get("Location"), "alice-token")
+		cb := f.do(withCookies(navigation("/oauth2/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state)), w.Result().Cookies()))
+		if got := cb.Header().Get("Location"); got != want {
+			t.Errorf("rd %q: landed on %q, want %q", rd, got, want)
+		}
+	}
+}
+
+func TestSignOut(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, cookies := f.login(t, "/", "alice-token")
+	w := f.do(withCookies(navigation("/oauth2/sign_out?rd=//evil.com"), cookies))
+	if w.Code != http.StatusOK || w.Header().Get("Location") != "" {
+		t.Fatalf("sign_out with a foreign rd: status %d Location %q, want the signed-out page", w.Code, w.Header().Get("Location"))
+	}
+	cleared := false
+	for _, c := range w.Result().Cookies() {
+		cleared = cleared || (c.Name == "_hubgate" && c.MaxAge < 0)
+	}
+	if !cleared {
+		t.Fatal("sign_out did not clear the session cookie")
+	}
+	w = f.do(withCookies(navigation("/oauth2/sign_out?rd=/bye"), cookies))
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "/bye" {
+		t.Errorf("sign_out?rd=/bye: status %d Location %q", w.Code, w.Header().Get("Location"))
+	}
+}
+
+func TestUserinfo(t *testing.T) {
+	f := newFixture(t, Access{})
+	r := httptest.NewRequest("GET", "/oauth2/userinfo", nil)
+	r.Header.Set("Authorization", "token alice-token")
+	w := f.do(r)
+	var got provider.User
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 || got.Name != "alice" || len(got.Groups) != 1 {
+		t.Fatalf("status %d body %s", w.Code, w.Body)
+	}
+	if w := f.do(httptest.NewRequest("GET", "/oauth2/userinfo", nil)); w.Code != http.StatusUnauthorized {
+		t.Errorf("anonymous userinfo: %d, want 401", w.Code)
+	}
+}
+
+func TestProviderDown(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.hub.down = true
+	r := httptest.NewRequest("GET", "/api", nil)
+	r.Header.Set("Authorization", "token alice-token")
+	w := f.do(r)
+	if w.Code != http.StatusBadGateway || !strings.Contains(w.Header().Get("Content-Type"), "json") {
+		t.Fatalf("status %d type %q, want 502 JSON", w.Code, w.Header().Get("Content-Type"))
+	}
+	// Nothing is cached from a failure: the next request asks again.
+	f.do(r)
+	if n := f.hub.lookups.Load(); n != 2 {
+		t.Errorf("%d lookups, want 2", n)
+	}
+	if w := f.do(httptest.NewRequest("GET", "/ready", nil)); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("/ready with the Hub down: %d, want 503", w.Code)
+	}
+	f.hub.down = false
+	if w := f.do(httptest.NewRequest("GET", "/ready", nil)); w.Code != http.StatusOK {
+		t.Errorf("/ready: %d, want 200", w.Code)
+	}
+}
+
+func TestTamperedCookieMeansLoggedOut(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, cookies := f.login(t, "/", "alice-token")
+	for _, c := range cookies {
+		if c.Name == "_hubgate" {
+			c.Value = c.Value[:len(c.Value)-3] + "AAA"
+		}
+	}
+	w := f.do(withCookies(httptest.NewRequest("GET", "/api", nil), cookies))
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("tampered cookie: %d, want 401", w.Code)
+	}
+}
+
+func TestAccessLogHasNoSecrets(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, cookies := f.login(t, "/app?token=alice-token", "alice-token")
+	f.do(withCookies(navigation("/app?token=alice-token"), cookies))
+	<-f.seen
+	entries := f.logs.FilterMessage("request").All()
+	if len(entries) < 3 {
+		t.Fatalf("%d access log lines, want one per request", len(entries))
+	}
+	last := entries[len(entries)-1].ContextMap()
+	if last["user"] != "alice" || last["cache"] != "hit" || last["status"] != int64(200) || last["path"] != "/app" {
+		t.Errorf("access line %v", last)
+	}
+	secrets := []string{"alice-token", "code-for-"}
+	for _, c := range cookies {
+		if c.Value != "" {
+			secrets = append(secrets, c.Value)
+		}
+	}
+	for _, e := range f.logs.All() {
+		line, _ := json.Marshal(e.ContextMap())
+		for _, secret := range secrets {
+			if strings.Contains(string(line)+e.Message, secret) {
+				t.Errorf("log line %s contains a secret", line)
+			}
+		}
+	}
+}
+
+func TestOutsideServicePrefixIs404(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.ServicePrefix = "/services/gate/"
+	if w := f.do(navigation("/elsewhere")); w.Code != http.StatusNotFound {
+		t.Errorf("outside the prefix: %d, want 404", w.Code)
+	}
+	if w := f.do(navigation("/services/gate/x")); w.Code != http.StatusFound {
+		t.Errorf("inside the prefix: %d, want 302 to login", w.Code)
+	}
+}
