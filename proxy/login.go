@@ -49,6 +49,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	}
 	login, err := s.o.Sessions.TakeLogin(w, r, state, secure)
 	if err != nil {
+		// A callback replayed by the back button, in a browser that is logged in.
+		if _, ok := s.o.Sessions.Load(r); ok {
+			redirect(w, s.o.ServicePrefix)
+			return
+		}
 		s.retryPage(w, r, http.StatusForbidden, "Login expired",
 			"This login was not started in this browser, was already used, or took longer than 10 minutes.")
 		return

@@ -535,3 +535,12 @@ func TestOutsideServicePrefixIs404(t *testing.T) {
 		t.Errorf("inside the prefix: %d, want 302 to login", w.Code)
 	}
 }
+
+func TestStaleCallbackWhenLoggedInGoesHome(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, cookies := f.login(t, "/app", "alice-token")
+	w := f.do(withCookies(navigation("/oauth2/callback?code=old&state=old"), cookies))
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "/" {
+		t.Fatalf("status %d Location %q, want 302 to /", w.Code, w.Header().Get("Location"))
+	}
+}
