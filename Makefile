@@ -1,0 +1,55 @@
+# hubgate build, test and demo targets. `make test` is what CI (.ci/run) runs.
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+# Debian packages, grouped by what needs them so later work can extend a group.
+DEPS_BUILD   := gcc libc6-dev                 # go test -race needs cgo
+DEPS_TEST    := jupyterhub python3-django python3-django-oauth-toolkit nginx redis-server
+DEPS_BROWSER :=                               # e.g. chromium chromium-driver
+DEPS_BENCH   :=                               # e.g. wrk
+DEPS         := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BROWSER) $(DEPS_BENCH)
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# `test` must run its steps in order (deps before anything that needs them).
+.NOTPARALLEL:
+
+.PHONY: deps build whoami check unit integration test demo clean
+
+deps:
+	@missing=; \
+	for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/hubgate .
+
+whoami:
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/whoami ./examples/whoami
+
+# Tracked plus new, not-ignored files, so a change is checked before it is committed.
+check:
+	@unformatted=$$(git ls-files -z --cached --others --exclude-standard -- '*.go' | xargs -0 -r gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+	go vet -tags integration ./...
+
+unit:
+	go test -race -count=1 ./...
+
+integration: deps
+	go test -race -count=1 -tags integration -timeout 15m ./test/...
+
+test: deps check unit integration
+
+demo: deps build whoami
+	HUBGATE_BIN=$(CURDIR)/bin/hubgate WHOAMI_BIN=$(CURDIR)/bin/whoami demo/run
+
+clean:
+	rm -rf bin test/output test/tmp
