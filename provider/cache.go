@@ -46,7 +46,7 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 	if _, ok := c.invalid.Get(key); ok {
 		return nil, true, ErrInvalidToken
 	}
-	v, err, _ := c.flight.Do(string(key[:]), func() (interface{}, error) {
+	ch := c.flight.DoChan(string(key[:]), func() (interface{}, error) {
 		// Another flight may have finished between our miss and now.
 		if u, ok := c.users.Get(key); ok {
 			return u, nil
@@ -63,10 +63,15 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 		}
 		return u, err
 	})
-	if err != nil {
-		return nil, false, err
+	select {
+	case <-ctx.Done():
+		return nil, false, &UnavailableError{Err: ctx.Err()}
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, false, res.Err
+		}
+		return res.Val.(*User), false, nil
 	}
-	return v.(*User), false, nil
 }
 
 // Forget drops what is known about token, e.g. at sign-out.

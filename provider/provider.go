@@ -68,6 +68,10 @@ func (o *OAuth) Exchange(ctx context.Context, code, verifier string) (*oauth2.To
 	tok, err := o.Config.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		var re *oauth2.RetrieveError
+		if errors.As(err, &re) && re.ErrorCode == "invalid_client" {
+			// Not the user's fault: hubgate's own credentials are wrong.
+			return nil, &UnavailableError{Err: errors.New("the provider rejected hubgate's client credentials (invalid_client): check client_id and client_secret")}
+		}
 		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
 			return nil, fmt.Errorf("%w: the provider refused the login code (%s)", ErrInvalidToken, re.ErrorCode)
 		}

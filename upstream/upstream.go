@@ -56,7 +56,7 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			pr.SetXForwarded()
+			forwarded(pr)
 			if o.PassHostHeader {
 				pr.Out.Host = pr.In.Host
 			}
@@ -93,6 +93,26 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			o.ErrorHandler(w, r, status, err)
 		},
 	}, nil
+}
+
+// forwarded sets X-Forwarded-For, -Host and -Proto. A proxy on loopback in front of
+// hubgate (JupyterHub's, nginx) knows the real client and scheme, so its values are
+// kept and the chain extended; anyone else's are replaced.
+func forwarded(pr *httputil.ProxyRequest) {
+	pr.SetXForwarded()
+	host, _, err := net.SplitHostPort(pr.In.RemoteAddr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		return
+	}
+	in, out := pr.In.Header, pr.Out.Header
+	if prior := in.Values("X-Forwarded-For"); len(prior) > 0 {
+		out.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+host)
+	}
+	for _, name := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+		if v := in.Get(name); v != "" {
+			out.Set(name, v)
+		}
+	}
 }
 
 // dial builds the target URL and a transport tuned for one busy upstream: enough idle
