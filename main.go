@@ -73,8 +73,8 @@ func checkConfig(c *cli.Context) error {
 	if cfg.Managed {
 		mode = "JupyterHub-managed service"
 	}
-	fmt.Printf("configuration OK (%s): listen %s, upstream %s, hub API %s, endpoints under %s\n",
-		mode, cfg.Listen, cfg.Upstream, cfg.HubAPIURL, cfg.Prefix)
+	fmt.Printf("configuration OK (%s): provider %s, listen %s, upstream %s, endpoints under %s\n",
+		mode, cfg.Provider, cfg.Listen, cfg.Upstream, cfg.Prefix)
 	return nil
 }
 
@@ -101,6 +101,58 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	return cfg.Build()
 }
 
+// newProvider builds the configured identity provider, with the username rules that
+// apply to all of them.
+func newProvider(cfg *config.Config) provider.Provider {
+	var p provider.Provider
+	if cfg.Provider == "jupyterhub" {
+		p = provider.NewJupyterHub(provider.JupyterHubOptions{
+			HubURL:       cfg.HubURL,
+			APIURL:       cfg.HubAPIURL,
+			ClientID:     cfg.ClientID,
+			ClientSecret: cfg.ClientSecret,
+			RedirectURL:  cfg.RedirectURL,
+			Timeout:      cfg.ProviderTimeout,
+		})
+	} else {
+		o := cfg.OAuth
+		opts := provider.GenericOptions{
+			AuthorizeURL:         o.AuthorizeURL,
+			TokenURL:             o.TokenURL,
+			UserdataURL:          o.UserdataURL,
+			UserdataMethod:       o.UserdataMethod,
+			UserdataParams:       o.UserdataParams,
+			UserdataTokenMethod:  o.UserdataTokenMethod,
+			IntrospectURL:        o.IntrospectURL,
+			UsernameKey:          o.UsernameKey,
+			GroupsKey:            o.GroupsKey,
+			EmailKey:             o.EmailKey,
+			AdminKey:             o.AdminKey,
+			Scopes:               o.Scopes,
+			TokenParams:          o.TokenParams,
+			ExtraAuthorizeParams: o.ExtraAuthorizeParams,
+			ClientAuth:           o.ClientAuth,
+			ClientID:             cfg.ClientID,
+			ClientSecret:         cfg.ClientSecret,
+			RedirectURL:          cfg.RedirectURL,
+			Timeout:              cfg.ProviderTimeout,
+		}
+		switch cfg.Provider {
+		case "github":
+			p = provider.NewGitHub(opts, cfg.AllowedOrgs)
+		case "google":
+			p = provider.NewGoogle(opts, cfg.HostedDomains)
+		default: // django, generic
+			p = provider.NewGeneric(opts)
+		}
+	}
+	names := provider.Usernames{LocalPart: cfg.UsernameLocal, Lowercase: cfg.UsernameLower, Map: cfg.UsernameMap}
+	if names.LocalPart || names.Lowercase || len(names.Map) > 0 {
+		p = provider.Renamed{Provider: p, Names: names}
+	}
+	return p
+}
+
 func serve(c *cli.Context) error {
 	cfg, err := config.FromCLI(c, environ())
 	if err != nil {
@@ -112,14 +164,7 @@ func serve(c *cli.Context) error {
 	}
 	defer log.Sync()
 
-	hub := provider.NewJupyterHub(provider.JupyterHubOptions{
-		HubURL:       cfg.HubURL,
-		APIURL:       cfg.HubAPIURL,
-		ClientID:     cfg.ClientID,
-		ClientSecret: cfg.ClientSecret,
-		RedirectURL:  cfg.RedirectURL,
-		Timeout:      cfg.ProviderTimeout,
-	})
+	idp := newProvider(cfg)
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.ServicePrefix,
@@ -141,12 +186,14 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	handler := proxy.New(proxy.Options{
-		Logger:   log,
-		Provider: hub,
-		Cache:    provider.NewCache(hub, cfg.CacheSize, cfg.CacheTTL, cfg.ProviderTimeout),
-		Sessions: sessions,
-		Upstream: forward,
+		Logger:    log,
+		Provider:  idp,
+		Cache:     provider.NewCache(idp, cfg.CacheSize, cfg.CacheTTL, cfg.ProviderTimeout),
+		Refresher: provider.NewRefresher(idp, cfg.ProviderTimeout),
+		Sessions:  sessions,
+		Upstream:  forward,
 		Access: proxy.Access{
+			BlockedUsers:   cfg.BlockedUsers,
 			AllowedUsers:   cfg.AllowedUsers,
 			AllowedGroups:  cfg.AllowedGroups,
 			AdminUsers:     cfg.AdminUsers,
@@ -158,6 +205,8 @@ func serve(c *cli.Context) error {
 		HubURL:          cfg.HubURL,
 		HubLogout:       cfg.HubLogout,
 		PassAccessToken: cfg.PassAccessToken,
+		LoginService:    cfg.LoginService,
+		SkipSignInPage:  cfg.SkipSignInPage,
 	})
 
 	server := &http.Server{
@@ -175,7 +224,7 @@ func serve(c *cli.Context) error {
 		zap.String("version", version),
 		zap.String("listen", ln.Addr().String()),
 		zap.String("upstream", cfg.Upstream),
-		zap.String("hub_api_url", cfg.HubAPIURL),
+		zap.String("provider", cfg.Provider),
 		zap.String("prefix", cfg.Prefix),
 		zap.Bool("managed", cfg.Managed),
 	)

@@ -20,6 +20,8 @@ type Config struct {
 	Listen          string
 	Upstream        string // http(s) URL or unix:/path
 	Provider        string
+	ProviderURL     string // django
+	OAuth           OAuth  // endpoints and userdata mapping of non-JupyterHub providers
 	HubURL          string // browser-facing Hub base without trailing slash; may be a path ("" = same origin)
 	HubAPIURL       string // server-side API base, e.g. http://127.0.0.1:8081/hub/api
 	ClientID        string
@@ -30,8 +32,16 @@ type Config struct {
 	CookieExpire    time.Duration
 	CacheTTL        time.Duration
 	CacheSize       int
+	LoginService    string
+	SkipSignInPage  bool
 	AllowedUsers    []string
+	BlockedUsers    []string
 	AllowedGroups   []string
+	AllowedOrgs     []string // github
+	HostedDomains   []string // google
+	UsernameLocal   bool
+	UsernameLower   bool
+	UsernameMap     map[string]string
 	AdminUsers      []string
 	RequiredScopes  []string
 	ServicePrefix   string // always starts and ends with "/"
@@ -46,6 +56,26 @@ type Config struct {
 
 	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
 	Managed bool
+}
+
+// OAuth holds the settings of the OAuth2 providers other than JupyterHub, in the shape
+// of JupyterHub's GenericOAuthenticator.
+type OAuth struct {
+	AuthorizeURL         string
+	TokenURL             string
+	UserdataURL          string
+	UserdataMethod       string // GET or POST
+	UserdataParams       map[string]string
+	UserdataTokenMethod  string // header or url
+	IntrospectURL        string
+	UsernameKey          string
+	GroupsKey            string
+	EmailKey             string
+	AdminKey             string
+	Scopes               []string
+	TokenParams          map[string]string
+	ExtraAuthorizeParams map[string]string
+	ClientAuth           string // auto, header or params
 }
 
 // Error names the configuration key at fault, so the message tells the user what to fix.
@@ -76,10 +106,44 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		}
 		return splitList(c.StringSlice(flagName(key)))
 	}
+	maps := map[string]map[string]string{}
+	for _, key := range []string{"userdata_params", "token_params", "extra_authorize_params", "username_map"} {
+		m, err := parsePairs(key, list(key))
+		if err != nil {
+			return nil, err
+		}
+		maps[key] = m
+	}
 	cfg := &Config{
-		Listen:          str("listen"),
-		Upstream:        str("upstream"),
-		Provider:        str("provider"),
+		Listen:      str("listen"),
+		Upstream:    str("upstream"),
+		Provider:    str("provider"),
+		ProviderURL: str("provider_url"),
+		OAuth: OAuth{
+			AuthorizeURL:         str("authorize_url"),
+			TokenURL:             str("token_url"),
+			UserdataURL:          str("userdata_url"),
+			UserdataMethod:       strings.ToUpper(str("userdata_method")),
+			UserdataParams:       maps["userdata_params"],
+			UserdataTokenMethod:  str("userdata_token_method"),
+			IntrospectURL:        str("introspect_url"),
+			UsernameKey:          str("username_key"),
+			GroupsKey:            str("groups_key"),
+			EmailKey:             str("email_key"),
+			AdminKey:             str("admin_key"),
+			Scopes:               list("scope"),
+			TokenParams:          maps["token_params"],
+			ExtraAuthorizeParams: maps["extra_authorize_params"],
+			ClientAuth:           str("client_auth"),
+		},
+		LoginService:    str("login_service"),
+		SkipSignInPage:  c.Bool(flagName("skip_sign_in_page")),
+		BlockedUsers:    list("blocked_users"),
+		AllowedOrgs:     list("allowed_organizations"),
+		HostedDomains:   list("hosted_domain"),
+		UsernameLocal:   c.Bool(flagName("username_local_part")),
+		UsernameLower:   c.Bool(flagName("username_lowercase")),
+		UsernameMap:     maps["username_map"],
 		HubURL:          str("hub_url"),
 		HubAPIURL:       str("hub_api_url"),
 		ClientID:        str("client_id"),
@@ -109,6 +173,19 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// parsePairs reads key=value items.
+func parsePairs(key string, items []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, item := range items {
+		k, v, ok := strings.Cut(item, "=")
+		if !ok || k == "" {
+			return nil, bad(key, "%q is not key=value", item)
+		}
+		m[k] = v
+	}
+	return m, nil
 }
 
 // splitList accepts both repeated values and comma-separated ones, and drops blanks.
@@ -195,31 +272,19 @@ func (c *Config) normalize() error {
 	if err := checkUpstream(c.Upstream); err != nil {
 		return err
 	}
-	if c.Provider != "jupyterhub" {
-		return bad("provider", "unknown provider %q (supported: jupyterhub)", c.Provider)
-	}
-	c.HubURL = strings.TrimSuffix(c.HubURL, "/")
-	if c.HubURL != "" {
-		u, err := url.Parse(c.HubURL)
-		if err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") || (u.Scheme != "") != (u.Host != "") {
-			return bad("hub_url", "%q is not an http(s) URL or a path", c.HubURL)
-		}
-	}
-	if c.HubAPIURL == "" {
-		if !strings.HasPrefix(c.HubURL, "http") {
-			return bad("hub_url", "is required (the JupyterHub address browsers use, e.g. http://127.0.0.1:8000)")
-		}
-		c.HubAPIURL = c.HubURL + "/hub/api"
-	}
-	c.HubAPIURL = strings.TrimSuffix(c.HubAPIURL, "/")
-	if u, err := url.Parse(c.HubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return bad("hub_api_url", "%q is not an http(s) URL", c.HubAPIURL)
+	if err := c.normalizeProvider(); err != nil {
+		return err
 	}
 	if c.ClientID == "" {
-		return bad("client_id", "is required (a JupyterHub service's oauth_client_id, e.g. service-NAME)")
+		return bad("client_id", "is required (the OAuth client id registered with the provider)")
 	}
 	if c.ClientSecret == "" {
-		return bad("client_secret", "is required (a JupyterHub service's api_token)")
+		return bad("client_secret", "is required (the OAuth client secret registered with the provider)")
+	}
+	for _, u := range c.UsernameMap {
+		if u == "" {
+			return bad("username_map", "maps a user to an empty name")
+		}
 	}
 	if c.ServicePrefix == "" {
 		c.ServicePrefix = "/"
@@ -279,6 +344,27 @@ func (c *Config) normalize() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+func (c *Config) normalizeHub() error {
+	c.HubURL = strings.TrimSuffix(c.HubURL, "/")
+	if c.HubURL != "" {
+		u, err := url.Parse(c.HubURL)
+		if err != nil || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") || (u.Scheme != "") != (u.Host != "") {
+			return bad("hub_url", "%q is not an http(s) URL or a path", c.HubURL)
+		}
+	}
+	if c.HubAPIURL == "" {
+		if !strings.HasPrefix(c.HubURL, "http") {
+			return bad("hub_url", "is required (the JupyterHub address browsers use, e.g. http://127.0.0.1:8000)")
+		}
+		c.HubAPIURL = c.HubURL + "/hub/api"
+	}
+	c.HubAPIURL = strings.TrimSuffix(c.HubAPIURL, "/")
+	if u, err := url.Parse(c.HubAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return bad("hub_api_url", "%q is not an http(s) URL", c.HubAPIURL)
 	}
 	return nil
 }

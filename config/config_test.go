@@ -136,6 +136,7 @@ func TestDefaults(t *testing.T) {
 		LogFormat:       "json",
 		LogLevel:        "info",
 	}
+	want = jupyterHubDefaults(want)
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config =\n%+v\nwant\n%+v", *cfg, want)
 	}
@@ -358,6 +359,7 @@ log_level: debug
 		LogFormat:       "console",
 		LogLevel:        "debug",
 	}
+	want = jupyterHubDefaults(want)
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config =\n%+v\nwant\n%+v", *cfg, want)
 	}
@@ -451,7 +453,7 @@ func TestValidation(t *testing.T) {
 		{"hub_api_url relative", append(standalone, "--hub-api-url", "/hub/api"), "hub_api_url"},
 		{"listen without port", append(standalone, "--listen", "localhost"), "listen"},
 		{"listen empty", append(standalone, "--listen", ""), "listen"},
-		{"provider", append(standalone, "--provider", "github"), "provider"},
+		{"provider", append(standalone, "--provider", "nope"), "provider"},
 		{"redirect_url ftp", append(without("redirect_url"), "--redirect-url", "ftp://x/cb"), "redirect_url"},
 		{"redirect_url no path", append(without("redirect_url"), "--redirect-url", "http://x"), "redirect_url"},
 		{"service_prefix relative", append(standalone, "--service-prefix", "app/"), "service_prefix"},
@@ -521,6 +523,7 @@ func TestManagedJupyterHub3(t *testing.T) {
 		LogLevel:        "info",
 		Managed:         true,
 	}
+	want = jupyterHubDefaults(want)
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config =\n%+v\nwant\n%+v", *cfg, want)
 	}
@@ -658,4 +661,21 @@ func TestErrorMessage(t *testing.T) {
 	if e.Error() != "cache_ttl: must be positive" {
 		t.Errorf("Error() = %q", e.Error())
 	}
+}
+
+// jupyterHubDefaults adds what every JupyterHub config has for the other providers'
+// settings.
+func jupyterHubDefaults(c config.Config) config.Config {
+	c.OAuth = config.OAuth{
+		UserdataMethod:       "GET",
+		UserdataTokenMethod:  "header",
+		ClientAuth:           "auto",
+		UserdataParams:       map[string]string{},
+		TokenParams:          map[string]string{},
+		ExtraAuthorizeParams: map[string]string{},
+	}
+	c.LoginService = "JupyterHub"
+	c.SkipSignInPage = true
+	c.UsernameMap = map[string]string{}
+	return c
 }

@@ -47,6 +47,30 @@ func Flags() []cli.Flag {
 		s("listen", DefaultListen, "address to serve on (host:port)"),
 		s("upstream", "", "the protected service: http(s)://host:port or unix:/path/to.sock"),
 		s("provider", "jupyterhub", "identity provider"),
+		s("provider_url", "", "django: the site's base URL (endpoints under <provider_url>/o/)"),
+		s("authorize_url", "", "OAuth2 authorize endpoint (generic; overrides a preset's)"),
+		s("token_url", "", "OAuth2 token endpoint (generic; overrides a preset's)"),
+		s("userdata_url", "", "URL that returns the user's JSON for a token"),
+		s("userdata_method", "GET", "GET or POST"),
+		list("userdata_params", "extra parameters for the userdata request (key=value)"),
+		s("userdata_token_method", "header", "how the token goes to the userdata URL: header or url"),
+		s("introspect_url", "", "RFC 7662 introspection endpoint, used when there is no userdata_url"),
+		s("username_key", "", "userdata field holding the username (dotted path; default by provider)"),
+		s("groups_key", "", "userdata field holding the user's groups"),
+		s("email_key", "", "userdata field holding the email"),
+		s("admin_key", "", "userdata field that is true for admins"),
+		list("scope", "OAuth2 scopes to request"),
+		list("token_params", "extra token request parameters (key=value)"),
+		list("extra_authorize_params", "extra authorize parameters (key=value)"),
+		s("client_auth", "auto", "how the client authenticates at the token endpoint: auto, header or params"),
+		s("login_service", "", "name on the sign-in button (default by provider)"),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: flagName("skip_sign_in_page"), Value: true, Usage: "go straight to the provider instead of showing a sign-in page", EnvVars: []string{EnvName("skip_sign_in_page")}}),
+		list("allowed_organizations", "github: only members of these organizations"),
+		list("hosted_domain", "google: only accounts of these Google Workspace domains"),
+		boolean("username_local_part", "use the part of an email username before @"),
+		list("blocked_users", "these users never pass"),
+		boolean("username_lowercase", "lower-case usernames"),
+		list("username_map", "rename users (provider_name=local_name)"),
 		s("hub_url", "", "browser-facing base URL of JupyterHub, e.g. https://hub.example.org"),
 		s("hub_api_url", "", "server-side JupyterHub API URL (default <hub_url>/hub/api)"),
 		s("client_id", "", "OAuth client id (for JupyterHub: service-NAME)"),
@@ -125,11 +149,27 @@ func readFile(path string, flags []cli.Flag) (altsrc.InputSourceContext, error) 
 	return altsrc.NewMapInputSource(path, values), nil
 }
 
+// mapKeys are lists of key=value pairs, written as a YAML mapping in the file.
+var mapKeys = map[string]bool{
+	"userdata-params": true, "token-params": true, "extra-authorize-params": true, "username-map": true,
+}
+
 // checkValue checks a YAML value against its flag's type before altsrc sees it, so the
 // error can say what was expected.
 func checkValue(f cli.Flag, v interface{}) (interface{}, error) {
 	switch f.(type) {
 	case *altsrc.StringSliceFlag:
+		if m, ok := v.(map[string]interface{}); ok && mapKeys[f.Names()[0]] {
+			var pairs []interface{}
+			for k, val := range m {
+				s, ok := val.(string)
+				if !ok {
+					return nil, fmt.Errorf("expected string values, got %v for %q", val, k)
+				}
+				pairs = append(pairs, k+"="+s)
+			}
+			return pairs, nil
+		}
 		if s, ok := v.(string); ok {
 			return []interface{}{s}, nil
 		}

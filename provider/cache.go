@@ -25,9 +25,14 @@ type Cache struct {
 	flight  singleflight.Group
 }
 
+// Looker is the one thing a Cache needs of a provider.
+type Looker interface {
+	Lookup(ctx context.Context, token string) (*User, error)
+}
+
 // NewCache puts a cache of size entries and the given TTL in front of p. timeout bounds
 // the shared provider call, which outlives any single caller's cancellation.
-func NewCache(p Provider, size int, ttl, timeout time.Duration) *Cache {
+func NewCache(p Looker, size int, ttl, timeout time.Duration) *Cache {
 	invalidTTL := min(InvalidTTL, ttl)
 	return &Cache{
 		lookup:  p.Lookup,

@@ -21,6 +21,9 @@ type User struct {
 	Scopes []string `json:"-"`
 	// Kind is "user" for people; JupyterHub also answers for services' own tokens.
 	Kind string `json:"-"`
+	// Denied says why a provider's own rule (GitHub organization, Google domain)
+	// refuses this user; empty when none does.
+	Denied string `json:"-"`
 }
 
 // ErrInvalidToken means the provider does not know the token: wrong, expired or revoked.
@@ -42,6 +45,8 @@ type Provider interface {
 	// Lookup asks the provider who owns token. It returns ErrInvalidToken or an
 	// *UnavailableError on failure.
 	Lookup(ctx context.Context, token string) (*User, error)
+	// Refresh trades a refresh token for fresh tokens.
+	Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error)
 	// Ready reports whether the provider answers at all.
 	Ready(ctx context.Context) error
 }
@@ -49,14 +54,53 @@ type Provider interface {
 // OAuth is the authorization-code flow every provider shares: PKCE S256 always, and
 // token requests that ask for JSON and carry a timeout.
 type OAuth struct {
-	Config  *oauth2.Config
-	Client  *http.Client
-	Timeout time.Duration
+	Config      *oauth2.Config
+	Client      *http.Client
+	Timeout     time.Duration
+	AuthParams  []oauth2.AuthCodeOption // extra authorize parameters
+	TokenParams []oauth2.AuthCodeOption // extra token request parameters
 }
 
 // AuthCodeURL implements Provider.
 func (o *OAuth) AuthCodeURL(state, verifier string) string {
-	return o.Config.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier))
+	opts := append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(verifier)}, o.AuthParams...)
+	return o.Config.AuthCodeURL(state, opts...)
+}
+
+// Refresh implements Provider. A refused refresh token (revoked, already rotated)
+// is ErrInvalidToken: the user logs in again.
+func (o *OAuth) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, o.Client)
+	tok, err := o.Config.TokenSource(ctx, &oauth2.Token{RefreshToken: refreshToken}).Token()
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	if tok.RefreshToken == "" {
+		tok.RefreshToken = refreshToken // not rotated: keep using the old one
+	}
+	return tok, nil
+}
+
+// tokenError sorts a token endpoint failure: the user's code or refresh token refused
+// (log in again), hubgate's own credentials refused, or the provider unreachable.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return &UnavailableError{Err: err}
+	}
+	switch {
+	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
+		// Not the user's fault: hubgate's own credentials are wrong.
+		return &UnavailableError{Err: fmt.Errorf("the provider rejected hubgate's client credentials (%s): check client_id and client_secret", re.ErrorCode)}
+	case re.ErrorCode == "server_error" || re.ErrorCode == "temporarily_unavailable":
+		return &UnavailableError{Err: fmt.Errorf("token endpoint: %s", re.ErrorCode)}
+	case re.ErrorCode != "" || (re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500):
+		// GitHub sends its errors with HTTP 200: the code alone says what happened.
+		return fmt.Errorf("%w: the provider refused the token request (%s)", ErrInvalidToken, re.ErrorCode)
+	}
+	return &UnavailableError{Err: err}
 }
 
 // Exchange implements Provider. The token request's redirect_uri is the authorize
@@ -65,17 +109,10 @@ func (o *OAuth) Exchange(ctx context.Context, code, verifier string) (*oauth2.To
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, o.Client)
-	tok, err := o.Config.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	opts := append([]oauth2.AuthCodeOption{oauth2.VerifierOption(verifier)}, o.TokenParams...)
+	tok, err := o.Config.Exchange(ctx, code, opts...)
 	if err != nil {
-		var re *oauth2.RetrieveError
-		if errors.As(err, &re) && re.ErrorCode == "invalid_client" {
-			// Not the user's fault: hubgate's own credentials are wrong.
-			return nil, &UnavailableError{Err: errors.New("the provider rejected hubgate's client credentials (invalid_client): check client_id and client_secret")}
-		}
-		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500 {
-			return nil, fmt.Errorf("%w: the provider refused the login code (%s)", ErrInvalidToken, re.ErrorCode)
-		}
-		return nil, &UnavailableError{Err: err}
+		return nil, tokenError(err)
 	}
 	return tok, nil
 }

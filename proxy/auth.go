@@ -3,8 +3,10 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -15,6 +17,7 @@ import (
 // Access says who may pass once authenticated. The Hub is asked again when a cached
 // lookup expires, so a user taken out of a group loses access within the cache TTL.
 type Access struct {
+	BlockedUsers  []string // never pass, admins included
 	AllowedUsers  []string
 	AllowedGroups []string
 	AdminUsers    []string
@@ -30,7 +33,7 @@ func (a Access) IsAdmin(u *provider.User) bool {
 
 // Allow reports whether an authenticated user may pass.
 func (a Access) Allow(u *provider.User) bool {
-	if u.Kind != "user" {
+	if u.Kind != "user" || u.Denied != "" || slices.Contains(a.BlockedUsers, u.Name) {
 		return false
 	}
 	if len(a.RequiredScopes) > 0 && !hasAnyScope(u.Scopes, a.RequiredScopes) {
@@ -65,19 +68,35 @@ func hasAnyScope(held, wanted []string) bool {
 }
 
 // credential finds the request's token: an Authorization header ("token X" or
-// "Bearer X", as the Hub accepts) wins over the session cookie.
-func (s *Server) credential(r *http.Request) (token string, fromHeader bool) {
+// "Bearer X", as the Hub accepts) wins over the session cookie. An expired access
+// token in the session is refreshed here, and the new session saved on w.
+func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token string, fromHeader bool, err error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, ok := strings.Cut(h, " ")
 		value = strings.TrimSpace(value)
 		if ok && value != "" && (strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "bearer")) {
-			return value, true
+			return value, true, nil
 		}
 	}
-	if sess, ok := s.o.Sessions.Load(r); ok {
-		return sess.AccessToken, false
+	sess, ok := s.o.Sessions.Load(r)
+	if !ok {
+		return "", false, nil
 	}
-	return "", false
+	if sess.NeedsRefresh(time.Now()) {
+		tok, err := s.o.Refresher.Refresh(r.Context(), sess.RefreshToken)
+		switch {
+		case errors.Is(err, provider.ErrInvalidToken):
+			s.o.Sessions.Clear(w, s.secure(r))
+			return "", false, nil
+		case err != nil:
+			return "", false, err
+		}
+		sess = s.o.Sessions.Continue(sess.Expires, tok)
+		if err := s.o.Sessions.Save(w, sess, s.secure(r)); err != nil {
+			return "", false, err
+		}
+	}
+	return sess.AccessToken, false, nil
 }
 
 // outcome of authenticating a request.
@@ -93,7 +112,11 @@ const (
 // authenticate decides who the request is from and whether they may pass. When the
 // session's token is no longer valid, the session cookie is cleared.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
-	token, fromHeader := s.credential(r)
+	token, fromHeader, err := s.credential(w, r)
+	if err != nil {
+		s.log.Error("session refresh failed", zap.Error(err))
+		return nil, "", false, providerDown
+	}
 	if token == "" {
 		return nil, "", false, noCredential
 	}
@@ -150,6 +173,10 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request
 // or API client can't follow an HTML login.
 func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	if isNavigation(r) {
+		if !s.o.SkipSignInPage {
+			redirect(w, s.o.Prefix+"/sign_in?rd="+url.QueryEscape(r.URL.RequestURI()))
+			return
+		}
 		s.beginLogin(w, r, r.URL.RequestURI())
 		return
 	}
@@ -164,8 +191,12 @@ func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request, u *provider.User) {
+	why := "this service is not open to you"
+	if u.Denied != "" {
+		why = u.Denied
+	}
 	writePage(w, r, http.StatusForbidden, "Access denied",
-		"You are signed in as "+u.Name+", but this service is not open to you. Ask its administrator for access.")
+		"You are signed in as "+u.Name+", but "+why+". Ask the service's administrator for access.")
 }
 
 // isNavigation reports a browser loading a page, the only kind of request that may be

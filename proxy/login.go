@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net/http"
+	"net/url"
 
 	"go.uber.org/zap"
 
@@ -13,6 +14,13 @@ import (
 // start begins a login on request: <prefix>/start?rd=/where/to/go.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	s.beginLogin(w, r, r.URL.Query().Get("rd"))
+}
+
+// signIn shows a page with one button that starts the login.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	rd := safeRedirect(r.URL.Query().Get("rd"), s.o.ServicePrefix)
+	writePageLink(w, r, http.StatusOK, "Sign in", "This service uses your "+s.o.LoginService+" account.",
+		s.o.Prefix+"/start?rd="+url.QueryEscape(rd), "Sign in with "+s.o.LoginService)
 }
 
 // beginLogin saves fresh login state in its own cookie and sends the browser to the

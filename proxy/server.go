@@ -17,12 +17,13 @@ import (
 
 // Options are the parts a Server is built from; main wires them from the Config.
 type Options struct {
-	Logger   *zap.Logger
-	Provider provider.Provider
-	Cache    *provider.Cache
-	Sessions *session.Store
-	Upstream http.Handler
-	Access   Access
+	Logger    *zap.Logger
+	Provider  provider.Provider
+	Cache     *provider.Cache
+	Sessions  *session.Store
+	Upstream  http.Handler
+	Access    Access
+	Refresher *provider.Refresher
 
 	ServicePrefix   string // "/" or "/services/NAME/"
 	Prefix          string // hubgate's endpoints, e.g. /oauth2
@@ -30,6 +31,8 @@ type Options struct {
 	HubURL          string // for the optional Hub logout
 	HubLogout       bool
 	PassAccessToken bool
+	LoginService    string // the provider's name on the sign-in page
+	SkipSignInPage  bool   // browsers go straight to the provider
 }
 
 // Server is the http.Handler in front of the upstream.
@@ -86,6 +89,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 		s.callback(w, r, info)
 	case p == s.o.Prefix+"/start":
 		s.start(w, r)
+	case p == s.o.Prefix+"/sign_in":
+		s.signIn(w, r)
 	case p == s.o.Prefix+"/sign_out":
 		s.signOut(w, r)
 	case p == s.o.Prefix+"/userinfo":

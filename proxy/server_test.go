@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,7 +30,10 @@ type fakeHub struct {
 	codes   map[string]string         // code → token
 	down    bool
 	lookups atomic.Int64
-	lastURL string
+
+	refreshes   atomic.Int64
+	liveRefresh string
+	generation  int
 }
 
 func newFakeHub() *fakeHub {
@@ -86,6 +90,20 @@ func (f *fakeHub) Lookup(_ context.Context, token string) (*provider.User, error
 	return u, nil
 }
 
+// Refresh rotates refresh tokens like DOT: "rt-N" → access "alice-token", "rt-N+1";
+// an old one is refused.
+func (f *fakeHub) Refresh(_ context.Context, refreshToken string) (*oauth2.Token, error) {
+	f.refreshes.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if refreshToken != f.liveRefresh {
+		return nil, provider.ErrInvalidToken
+	}
+	f.generation++
+	f.liveRefresh = fmt.Sprintf("rt-%d", f.generation)
+	return &oauth2.Token{AccessToken: "alice-token", RefreshToken: f.liveRefresh, Expiry: time.Now().Add(time.Hour)}, nil
+}
+
 func (f *fakeHub) Ready(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,15 +141,18 @@ func newFixture(t *testing.T, access Access) *fixture {
 		t.Fatal(err)
 	}
 	f.server = New(Options{
-		Logger:        log,
-		Provider:      f.hub,
-		Cache:         provider.NewCache(f.hub, 100, time.Minute, time.Second),
-		Sessions:      store,
-		Upstream:      fwd,
-		Access:        access,
-		ServicePrefix: "/",
-		Prefix:        "/oauth2",
-		RedirectURL:   "http://gate.test/oauth2/callback",
+		Logger:         log,
+		Provider:       f.hub,
+		Cache:          provider.NewCache(f.hub, 100, time.Minute, time.Second),
+		Sessions:       store,
+		Upstream:       fwd,
+		Access:         access,
+		Refresher:      provider.NewRefresher(f.hub, time.Second),
+		SkipSignInPage: true,
+		LoginService:   "JupyterHub",
+		ServicePrefix:  "/",
+		Prefix:         "/oauth2",
+		RedirectURL:    "http://gate.test/oauth2/callback",
 	})
 	return f
 }
@@ -542,5 +563,110 @@ func TestStaleCallbackWhenLoggedInGoesHome(t *testing.T) {
 	w := f.do(withCookies(navigation("/oauth2/callback?code=old&state=old"), cookies))
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/" {
 		t.Fatalf("status %d Location %q, want 302 to /", w.Code, w.Header().Get("Location"))
+	}
+}
+
+// expiredSession makes a session cookie whose access token has expired.
+func (f *fixture) expiredSession(t *testing.T, refreshToken string) []*http.Cookie {
+	t.Helper()
+	w := httptest.NewRecorder()
+	sess := session.Session{AccessToken: "stale", RefreshToken: refreshToken, TokenExpiry: time.Now().Add(-time.Minute).Unix(), Expires: time.Now().Add(time.Hour).Unix()}
+	if err := f.server.o.Sessions.Save(w, sess, false); err != nil {
+		t.Fatal(err)
+	}
+	return w.Result().Cookies()
+}
+
+func TestRefreshOncePerSessionUnderConcurrency(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.hub.liveRefresh = "rt-0"
+	cookies := f.expiredSession(t, "rt-0")
+	const n = 16
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	renewed := make(chan bool, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := f.do(withCookies(httptest.NewRequest("GET", "/api", nil), cookies))
+			codes <- w.Code
+			fresh := false
+			for _, c := range w.Result().Cookies() {
+				fresh = fresh || (c.Name == "_hubgate" && c.MaxAge > 0)
+			}
+			renewed <- fresh
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	close(renewed)
+	for code := range codes {
+		if code != http.StatusOK {
+			t.Errorf("status %d, want 200 for every request during the refresh", code)
+		}
+		<-f.seen
+	}
+	for fresh := range renewed {
+		if !fresh {
+			t.Error("a response did not carry the refreshed session cookie")
+		}
+	}
+	if got := f.hub.refreshes.Load(); got != 1 {
+		t.Errorf("%d refreshes for one session, want 1", got)
+	}
+}
+
+func TestRevokedRefreshTokenLogsOut(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.hub.liveRefresh = "rt-live"
+	cookies := f.expiredSession(t, "rt-revoked")
+	w := f.do(withCookies(navigation("/app"), cookies))
+	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "http://hub.test/") {
+		t.Fatalf("navigation: status %d Location %q, want a new login", w.Code, w.Header().Get("Location"))
+	}
+	if w := f.do(withCookies(httptest.NewRequest("GET", "/api", nil), cookies)); w.Code != http.StatusUnauthorized {
+		t.Fatalf("API request: %d, want 401", w.Code)
+	}
+}
+
+func TestSignInPage(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipSignInPage = false
+	f.server.o.LoginService = "Django"
+	w := f.do(navigation("/app?x=1"))
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "/oauth2/sign_in?rd="+url.QueryEscape("/app?x=1") {
+		t.Fatalf("status %d Location %q", w.Code, w.Header().Get("Location"))
+	}
+	w = f.do(navigation(w.Header().Get("Location")))
+	body := w.Body.String()
+	if w.Code != http.StatusOK || !strings.Contains(body, "Sign in with Django") || !strings.Contains(body, `href="/oauth2/start?rd=%2Fapp%3Fx%3D1"`) {
+		t.Fatalf("sign-in page %d:\n%s", w.Code, body)
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+		t.Error("the sign-in page loads something from elsewhere")
+	}
+	w = f.do(navigation("/oauth2/sign_in?rd=//evil.com"))
+	if strings.Contains(w.Body.String(), "evil.com") {
+		t.Error("the sign-in page carried a foreign rd")
+	}
+}
+
+func TestDeniedAndBlockedUsers(t *testing.T) {
+	f := newFixture(t, Access{BlockedUsers: []string{"alice"}, AdminUsers: []string{"alice"}})
+	f.hub.users["denied-token"] = &provider.User{Name: "dave", Kind: "user", Denied: "the Google account does not belong to an allowed domain"}
+	for token, want := range map[string]int{"alice-token": 403, "denied-token": 403, "bob-token": 200} {
+		r := navigation("/x")
+		r.Header.Set("Authorization", "token "+token)
+		w := f.do(r)
+		if w.Code != want {
+			t.Errorf("%s: %d, want %d", token, w.Code, want)
+		}
+		if want == 200 {
+			<-f.seen
+		}
+		if token == "denied-token" && !strings.Contains(w.Body.String(), "allowed domain") {
+			t.Errorf("the 403 page does not say why: %s", w.Body)
+		}
 	}
 }

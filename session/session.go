@@ -24,9 +24,20 @@ const LoginMaxAge = 10 * time.Minute
 // Session is what the session cookie holds: the token, not the user record, so a
 // user's groups and access are looked up (and re-checked) rather than frozen in.
 type Session struct {
-	AccessToken string `json:"t"`
-	Expires     int64  `json:"e"` // unix seconds
+	AccessToken  string `json:"t"`
+	Expires      int64  `json:"e"`           // unix seconds: the session ends
+	RefreshToken string `json:"r,omitempty"` // providers that issue one (DOT)
+	TokenExpiry  int64  `json:"x,omitempty"` // unix seconds: the access token needs refreshing
 }
+
+// NeedsRefresh reports whether the access token has expired (or is about to) and a
+// refresh token can replace it.
+func (s Session) NeedsRefresh(now time.Time) bool {
+	return s.RefreshToken != "" && s.TokenExpiry != 0 && now.Unix() >= s.TokenExpiry-refreshEarly
+}
+
+// refreshEarly refreshes a little before expiry, so a token doesn't die in flight.
+const refreshEarly = 5
 
 // Login is the state of one login in progress, kept in its own cookie until the callback.
 type Login struct {
@@ -105,11 +116,21 @@ func (s *Store) Load(r *http.Request) (Session, bool) {
 // Start makes a session for a fresh token. The session ends with the token or after
 // the configured expiry, whichever is first.
 func (s *Store) Start(tok *oauth2.Token) Session {
-	expires := time.Now().Add(s.expire)
-	if !tok.Expiry.IsZero() && tok.Expiry.Before(expires) {
-		expires = tok.Expiry
+	return s.Continue(time.Now().Add(s.expire).Unix(), tok)
+}
+
+// Continue updates a session with refreshed tokens, keeping its end. Without a refresh
+// token the session cannot outlive its access token.
+func (s *Store) Continue(expires int64, tok *oauth2.Token) Session {
+	sess := Session{AccessToken: tok.AccessToken, Expires: expires, RefreshToken: tok.RefreshToken}
+	if !tok.Expiry.IsZero() {
+		if sess.RefreshToken != "" {
+			sess.TokenExpiry = tok.Expiry.Unix()
+		} else if tok.Expiry.Unix() < sess.Expires {
+			sess.Expires = tok.Expiry.Unix()
+		}
 	}
-	return Session{AccessToken: tok.AccessToken, Expires: expires.Unix()}
+	return sess
 }
 
 // Save writes the session cookie.

@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// NewGitHub returns the GitHub provider: user = login; with orgs, only members of one
+// of them pass, and the organizations they are in become their groups.
+func NewGitHub(o GenericOptions, orgs []string) *Generic {
+	if o.Header == nil {
+		o.Header = http.Header{}
+	}
+	o.Header.Set("User-Agent", "hubgate") // GitHub refuses API calls without one
+	o.Header.Set("Accept", "application/json")
+	g := NewGeneric(o)
+	if len(orgs) == 0 {
+		return g
+	}
+	api := strings.TrimSuffix(strings.TrimSuffix(o.UserdataURL, "/"), "/user")
+	// A non-member gets a redirect to the public-members check; don't follow it.
+	noRedirect := *g.Client
+	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	g.check = func(ctx context.Context, token string, _ map[string]interface{}, u *User) error {
+		for _, org := range orgs {
+			member, err := githubMember(ctx, &noRedirect, api, org, u.Name, token, o.Header)
+			if err != nil {
+				return err
+			}
+			if member {
+				u.Groups = append(u.Groups, org)
+			}
+		}
+		if len(u.Groups) == 0 {
+			u.Denied = "not a member of an allowed GitHub organization"
+		}
+		return nil
+	}
+	return g
+}
+
+// githubMember asks GET /orgs/{org}/members/{user} with the user's own token (scope
+// read:org): 204 member, 302 or 404 not.
+func githubMember(ctx context.Context, client *http.Client, api, org, user, token string, header http.Header) (bool, error) {
+	target := api + "/orgs/" + url.PathEscape(org) + "/members/" + url.PathEscape(user)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return false, &UnavailableError{Err: err}
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, &UnavailableError{Err: redactURL(err)}
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	switch resp.StatusCode {
+	case http.StatusNoContent:
+		return true, nil
+	case http.StatusFound, http.StatusNotFound, http.StatusForbidden:
+		return false, nil
+	case http.StatusUnauthorized:
+		return false, ErrInvalidToken
+	}
+	return false, &UnavailableError{Err: fmt.Errorf("GitHub organization check: HTTP %d", resp.StatusCode)}
+}
