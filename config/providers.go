@@ -33,7 +33,10 @@ func (c *Config) normalizeProvider() error {
 	switch c.Provider {
 	case "jupyterhub":
 		setDefault(&c.LoginService, "JupyterHub")
-		return c.normalizeHub()
+		if err := c.normalizeHub(); err != nil {
+			return err
+		}
+		return c.checkAccessOptions() // refuses allowed_organizations, hosted_domain
 	case "django":
 		base := strings.TrimSuffix(c.ProviderURL, "/")
 		if base == "" {

@@ -206,10 +206,10 @@ func (g *Generic) userFrom(data map[string]interface{}) (*User, error) {
 
 // introspection is the RFC 7662 answer (DOT: PROTOCOLS.md 2.6).
 type introspection struct {
-	Active   bool   `json:"active"`
-	Username string `json:"username"`
-	Scope    string `json:"scope"`
-	Exp      int64  `json:"exp"`
+	Active   bool    `json:"active"`
+	Username string  `json:"username"`
+	Scope    string  `json:"scope"`
+	Exp      float64 `json:"exp"`
 }
 
 // introspect asks the introspection endpoint about token, authenticating as the client.
@@ -235,11 +235,12 @@ func (g *Generic) introspect(ctx context.Context, token string) (*User, error) {
 		}
 		return nil, err
 	}
-	if !in.Active || (in.Exp != 0 && time.Now().Unix() >= in.Exp) {
+	if !in.Active || (in.Exp != 0 && float64(time.Now().Unix()) >= in.Exp) {
 		return nil, ErrInvalidToken
 	}
 	if in.Username == "" {
-		return nil, &UnavailableError{Err: errors.New("introspection answer has no username")}
+		// An active token that belongs to no user (client credentials): not a login.
+		return nil, ErrInvalidToken
 	}
 	return &User{Name: in.Username, Kind: "user", Groups: []string{}, Scopes: strings.Fields(in.Scope)}, nil
 }

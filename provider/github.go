@@ -12,6 +12,7 @@ import (
 // NewGitHub returns the GitHub provider: user = login; with orgs, only members of one
 // of them pass, and the organizations they are in become their groups.
 func NewGitHub(o GenericOptions, orgs []string) *Generic {
+	o.Header = o.Header.Clone() // the caller's map stays as it was
 	if o.Header == nil {
 		o.Header = http.Header{}
 	}
@@ -26,6 +27,7 @@ func NewGitHub(o GenericOptions, orgs []string) *Generic {
 	noRedirect := *g.Client
 	noRedirect.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	g.check = func(ctx context.Context, token string, _ map[string]interface{}, u *User) error {
+		inAny := false // not len(u.Groups): a groups_key may have filled them already
 		for _, org := range orgs {
 			member, err := githubMember(ctx, &noRedirect, api, org, u.Name, token, o.Header)
 			if err != nil {
@@ -33,9 +35,10 @@ func NewGitHub(o GenericOptions, orgs []string) *Generic {
 			}
 			if member {
 				u.Groups = append(u.Groups, org)
+				inAny = true
 			}
 		}
-		if len(u.Groups) == 0 {
+		if !inAny {
 			u.Denied = "not a member of an allowed GitHub organization"
 		}
 		return nil

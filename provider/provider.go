@@ -58,7 +58,7 @@ type OAuth struct {
 	Client      *http.Client
 	Timeout     time.Duration
 	AuthParams  []oauth2.AuthCodeOption // extra authorize parameters
-	TokenParams []oauth2.AuthCodeOption // extra token request parameters
+	TokenParams []oauth2.AuthCodeOption // extra parameters of the code exchange
 }
 
 // AuthCodeURL implements Provider.
@@ -91,9 +91,11 @@ func tokenError(err error) error {
 		return &UnavailableError{Err: err}
 	}
 	switch {
-	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client":
+	case re.ErrorCode == "invalid_client" || re.ErrorCode == "unauthorized_client" ||
+		re.ErrorCode == "incorrect_client_credentials" || // GitHub's name, sent with HTTP 200
+		re.ErrorCode == "redirect_uri_mismatch":
 		// Not the user's fault: hubgate's own credentials are wrong.
-		return &UnavailableError{Err: fmt.Errorf("the provider rejected hubgate's client credentials (%s): check client_id and client_secret", re.ErrorCode)}
+		return &UnavailableError{Err: fmt.Errorf("the provider rejected hubgate's client registration (%s): check client_id, client_secret and redirect_url", re.ErrorCode)}
 	case re.ErrorCode == "server_error" || re.ErrorCode == "temporarily_unavailable":
 		return &UnavailableError{Err: fmt.Errorf("token endpoint: %s", re.ErrorCode)}
 	case re.ErrorCode != "" || (re.Response != nil && re.Response.StatusCode >= 400 && re.Response.StatusCode < 500):

@@ -32,7 +32,7 @@ func (r Renamed) Lookup(ctx context.Context, token string) (*User, error) {
 func (n Usernames) apply(u *User) {
 	if n.LocalPart {
 		local, _, ok := strings.Cut(u.Name, "@")
-		if ok && strings.Count(u.Name, "@") != 1 {
+		if ok && (local == "" || strings.Count(u.Name, "@") != 1) {
 			u.Denied = "the username is not a valid email address"
 			return
 		}

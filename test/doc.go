@@ -1,0 +1,47 @@
+//go:build integration
+
+// Package integration tests the hubgate binary against real peers on
+// loopback: a real JupyterHub with its configurable-http-proxy, a real
+// upstream app (echo + WebSocket), a scripted browser and plain API clients.
+//
+// # Requirements
+//
+// Debian 12 packages: jupyterhub 3.0 (with node-configurable-http-proxy),
+// run on /usr/bin/python3 — never a pyenv or virtualenv python — plus Go
+// with cgo for -race (gcc, libc6-dev) and util-linux's setpriv. Without
+// JupyterHub the tests fail (they never skip): install it with
+//
+//	apt-get install -y jupyterhub
+//
+// or run `make test`, which installs the dependencies first. No network
+// access is needed; everything binds to 127.0.0.1 on free ports and keeps
+// its files in temp dirs.
+//
+// # Running
+//
+//	go test -race -tags integration -count=1 ./test/...
+//
+// The hubgate binary is built once per run from the module root. Set
+// HUBGATE_TEST_RACE=1 to build it with the race detector too. A failing
+// test prints the logs of the Hub and of every hubgate it started.
+//
+// # Layout
+//
+// The harness is meant to be reused by the suites for other providers:
+//
+//   - process.go: child processes in their own process group, logged to a
+//     file, stopped (with any escaped descendants) when the test ends.
+//   - network.go: free ports, secrets, polling until something answers.
+//   - hub.go, hub_config.go: a real JupyterHub from a templated config, with
+//     an admin service token to create and revoke user tokens.
+//   - browser.go, html_forms.go: a scripted browser that follows redirects
+//     and fills in the Hub's login and "Authorize access" forms.
+//   - upstream.go, websocket.go: the echo app behind hubgate and a minimal
+//     RFC 6455 client and server.
+//   - hubgate.go: builds and starts hubgate from HUBGATE_* variables.
+//   - counting_proxy.go: counts the requests hubgate makes to the Hub API.
+//   - requests.go: plain API requests and the shared identity checks.
+//
+// The JupyterHub scenarios are in jupyterhub_test.go; hub_harness_test.go
+// checks the harness against the Hub alone.
+package integration
