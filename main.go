@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -37,7 +38,7 @@ func main() {
 }
 
 func newApp() *cli.App {
-	appFlags, serveFlags, checkFlags := config.Flags(), config.Flags(), config.Flags()
+	appFlags, serveFlags, checkFlags, healthFlags := config.Flags(), config.Flags(), config.Flags(), config.Flags()
 	return &cli.App{
 		Name:    "hubgate",
 		Usage:   "put a JupyterHub login in front of any web service",
@@ -48,6 +49,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			{Name: "serve", Usage: "run the proxy (the default)", Flags: serveFlags, Before: config.LoadFile(serveFlags), Action: serve},
 			{Name: "check-config", Usage: "validate the configuration and exit", Flags: checkFlags, Before: config.LoadFile(checkFlags), Action: checkConfig},
+			{Name: "healthcheck", Usage: "probe a running hubgate's /ping; exit 0 if it answers", Flags: healthFlags, Before: config.LoadFile(healthFlags), Action: healthcheck},
 			{Name: "secret", Usage: "print a fresh random cookie secret", Action: printSecret},
 			{Name: "version", Usage: "print the version", Action: func(*cli.Context) error { fmt.Println(version); return nil }},
 		},
@@ -153,6 +155,62 @@ func newProvider(cfg *config.Config) provider.Provider {
 	return p
 }
 
+// listen opens host:port, or unix:/path (replacing a socket left by a previous run).
+func listen(addr string) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		os.Remove(path)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	// Reachable by the owner and its group (a web server in front), not everyone.
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// healthcheck probes /ping on the configured listen address: a container image has no
+// curl, so HEALTHCHECK runs hubgate itself.
+func healthcheck(c *cli.Context) error {
+	addr := c.String("listen")
+	scheme := "http"
+	if c.String("tls-cert-file") != "" {
+		scheme = "https"
+	}
+	transport := &http.Transport{
+		// The probe talks to this very process; the certificate is for its public name.
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}
+	host := addr
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		transport.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		}
+		host = "hubgate"
+	} else if h, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(h); h == "" || (ip != nil && ip.IsUnspecified()) {
+			host = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: transport}
+	resp, err := client.Get(scheme + "://" + host + "/ping")
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /ping answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
 func serve(c *cli.Context) error {
 	cfg, err := config.FromCLI(c, environ())
 	if err != nil {
@@ -180,6 +238,7 @@ func serve(c *cli.Context) error {
 		PassAccessToken: cfg.PassAccessToken,
 		PassHostHeader:  cfg.PassHostHeader,
 		OwnCookie:       sessions.Owns,
+		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
 		ErrorHandler:    proxy.UpstreamError(log),
 	})
 	if err != nil {
@@ -207,6 +266,8 @@ func serve(c *cli.Context) error {
 		PassAccessToken: cfg.PassAccessToken,
 		LoginService:    cfg.LoginService,
 		SkipSignInPage:  cfg.SkipSignInPage,
+		AuthMode:        cfg.AuthMode,
+		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
 	})
 
 	server := &http.Server{
@@ -216,7 +277,14 @@ func serve(c *cli.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+		}
+		server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := listen(cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -232,7 +300,13 @@ func serve(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- server.Serve(ln) }()
+	go func() {
+		if server.TLSConfig != nil {
+			errc <- server.ServeTLS(ln, "", "")
+		} else {
+			errc <- server.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -51,6 +52,10 @@ type Config struct {
 	HubLogout       bool
 	ProviderTimeout time.Duration
 	UpstreamTimeout time.Duration
+	AuthMode        string         // request or forward
+	TrustedProxies  []netip.Prefix // whose X-Forwarded-* headers are believed
+	TLSCertFile     string
+	TLSKeyFile      string
 	LogFormat       string
 	LogLevel        string
 
@@ -106,9 +111,20 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		}
 		return splitList(c.StringSlice(flagName(key)))
 	}
+	// Not list: the command line and the environment come split on commas already,
+	// and the values of a YAML mapping may hold commas of their own (fields: id,name).
+	pairs := func(key string) []string {
+		var out []string
+		for _, v := range c.StringSlice(flagName(key)) {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
 	maps := map[string]map[string]string{}
 	for _, key := range []string{"userdata_params", "token_params", "extra_authorize_params", "username_map"} {
-		m, err := parsePairs(key, list(key))
+		m, err := parsePairs(key, pairs(key))
 		if err != nil {
 			return nil, err
 		}
@@ -165,10 +181,18 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		HubLogout:       c.Bool(flagName("hub_logout")),
 		ProviderTimeout: c.Duration(flagName("provider_timeout")),
 		UpstreamTimeout: c.Duration(flagName("upstream_timeout")),
+		AuthMode:        str("auth_mode"),
+		TLSCertFile:     str("tls_cert_file"),
+		TLSKeyFile:      str("tls_key_file"),
 		LogFormat:       str("log_format"),
 		LogLevel:        str("log_level"),
 		Managed:         hub.managed,
 	}
+	trusted, err := parseProxies(list("trusted_proxies"))
+	if err != nil {
+		return nil, err
+	}
+	cfg.TrustedProxies = trusted
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
@@ -186,6 +210,23 @@ func parsePairs(key string, items []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// parseProxies reads addresses and CIDR ranges.
+func parseProxies(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range items {
+		if p, err := netip.ParsePrefix(item); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, bad("trusted_proxies", "%q is not an IP address or CIDR range", item)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // splitList accepts both repeated values and comma-separated ones, and drops blanks.
@@ -266,8 +307,18 @@ func (c *Config) normalize() error {
 	if c.Listen == "" {
 		return bad("listen", "is empty; use host:port, e.g. %s", DefaultListen)
 	}
-	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-		return bad("listen", "%q is not host:port", c.Listen)
+	if path, ok := strings.CutPrefix(c.Listen, "unix:"); ok {
+		if !strings.HasPrefix(path, "/") {
+			return bad("listen", "%q: a unix socket needs an absolute path, e.g. unix:/run/hubgate.sock", c.Listen)
+		}
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "%q is not host:port or unix:/path", c.Listen)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
+	}
+	if c.AuthMode != "request" && c.AuthMode != "forward" {
+		return bad("auth_mode", "%q: use request or forward", c.AuthMode)
 	}
 	if err := checkUpstream(c.Upstream); err != nil {
 		return err

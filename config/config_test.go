@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -676,6 +677,12 @@ func jupyterHubDefaults(c config.Config) config.Config {
 	}
 	c.LoginService = "JupyterHub"
 	c.SkipSignInPage = true
+	if c.AuthMode == "" {
+		c.AuthMode = "request"
+	}
+	if c.TrustedProxies == nil {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	}
 	c.UsernameMap = map[string]string{}
 	return c
 }

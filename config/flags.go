@@ -44,7 +44,7 @@ func Flags() []cli.Flag {
 	}
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML file with configuration keys", EnvVars: []string{"HUBGATE_CONFIG"}},
-		s("listen", DefaultListen, "address to serve on (host:port)"),
+		s("listen", DefaultListen, "address to serve on: host:port or unix:/path/to.sock"),
 		s("upstream", "", "the protected service: http(s)://host:port or unix:/path/to.sock"),
 		s("provider", "jupyterhub", "identity provider"),
 		s("provider_url", "", "django: the site's base URL (endpoints under <provider_url>/o/)"),
@@ -92,6 +92,10 @@ func Flags() []cli.Flag {
 		boolean("hub_logout", "sign_out continues to the Hub's logout page"),
 		dur("provider_timeout", 10*time.Second, "timeout of each call to the provider"),
 		dur("upstream_timeout", 60*time.Second, "how long to wait for the upstream's response headers"),
+		s("auth_mode", "request", "what <prefix>/auth answers an unauthenticated browser: request (401, for nginx auth_request) or forward (a login redirect, for Traefik/Caddy forward auth)"),
+		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: flagName("trusted_proxies"), Value: cli.NewStringSlice("127.0.0.0/8", "::1"), Usage: "proxies whose X-Forwarded-* headers are believed (addresses or CIDR ranges)", EnvVars: []string{EnvName("trusted_proxies")}}),
+		s("tls_cert_file", "", "serve HTTPS with this certificate (PEM)"),
+		s("tls_key_file", "", "the certificate's private key (PEM)"),
 		s("log_format", "json", "json or console"),
 		s("log_level", "info", "debug, info, warn or error"),
 	}

@@ -3,7 +3,6 @@
 package proxy
 
 import (
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/upstream"
 )
 
 // Options are the parts a Server is built from; main wires them from the Config.
@@ -33,6 +33,11 @@ type Options struct {
 	PassAccessToken bool
 	LoginService    string // the provider's name on the sign-in page
 	SkipSignInPage  bool   // browsers go straight to the provider
+	// AuthMode is what <prefix>/auth answers a browser that is not logged in:
+	// "request" (401) or "forward" (a login redirect).
+	AuthMode string
+	// Trusted are the proxies whose X-Forwarded-* headers are believed.
+	Trusted upstream.TrustedProxies
 }
 
 // Server is the http.Handler in front of the upstream.
@@ -45,6 +50,12 @@ type Server struct {
 
 // New returns a Server.
 func New(o Options) *Server {
+	if o.Trusted == nil {
+		o.Trusted = upstream.Loopback
+	}
+	if o.AuthMode == "" {
+		o.AuthMode = "request"
+	}
 	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback"}
 	if u, err := url.Parse(o.RedirectURL); err == nil {
 		if u.Path != "" {
@@ -87,6 +98,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 		s.ready(w, r)
 	case p == s.callbackPath || p == s.o.Prefix+"/callback":
 		s.callback(w, r, info)
+	case p == s.o.Prefix+"/auth":
+		s.authRequest(w, r, info)
 	case p == s.o.Prefix+"/start":
 		s.start(w, r)
 	case p == s.o.Prefix+"/sign_in":
@@ -118,20 +131,12 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // secure reports whether the browser reached us over https, which decides the cookies'
-// Secure flag. A loopback proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto.
+// Secure flag. A trusted proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto.
 func (s *Server) secure(r *http.Request) bool {
 	if s.httpsOnly || r.TLS != nil {
 		return true
 	}
-	if r.Header.Get("X-Forwarded-Proto") != "https" {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return r.Header.Get("X-Forwarded-Proto") == "https" && s.o.Trusted.Contains(r.RemoteAddr)
 }
 
 // statusRecorder remembers the status for the access log. Unwrap lets

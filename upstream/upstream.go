@@ -41,6 +41,8 @@ type Options struct {
 	PassHostHeader  bool
 	// OwnCookie reports hubgate's own cookies, which never reach the upstream.
 	OwnCookie func(name string) bool
+	// Trusted are the proxies whose X-Forwarded-* headers are kept (default: loopback).
+	Trusted TrustedProxies
 	// ErrorHandler answers when the upstream cannot (down: 502, too slow: 504).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
 }
@@ -52,11 +54,14 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		return nil, err
 	}
 	transport.ResponseHeaderTimeout = o.Timeout
+	if o.Trusted == nil {
+		o.Trusted = Loopback
+	}
 	return &httputil.ReverseProxy{
 		Transport: transport,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
-			forwarded(pr)
+			forwarded(pr, o.Trusted)
 			if o.PassHostHeader {
 				pr.Out.Host = pr.In.Host
 			}
@@ -95,18 +100,17 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 	}, nil
 }
 
-// forwarded sets X-Forwarded-For, -Host and -Proto. A proxy on loopback in front of
+// forwarded sets X-Forwarded-For, -Host and -Proto. A trusted proxy in front of
 // hubgate (JupyterHub's, nginx) knows the real client and scheme, so its values are
 // kept and the chain extended; anyone else's are replaced.
-func forwarded(pr *httputil.ProxyRequest) {
+func forwarded(pr *httputil.ProxyRequest, trusted TrustedProxies) {
 	pr.SetXForwarded()
-	host, _, err := net.SplitHostPort(pr.In.RemoteAddr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+	if !trusted.Contains(pr.In.RemoteAddr) {
 		return
 	}
 	in, out := pr.In.Header, pr.Out.Header
 	if prior := in.Values("X-Forwarded-For"); len(prior) > 0 {
-		out.Set("X-Forwarded-For", strings.Join(prior, ", ")+", "+host)
+		out["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + out.Get("X-Forwarded-For")}
 	}
 	for _, name := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
 		if v := in.Get(name); v != "" {

@@ -1,0 +1,92 @@
+package proxy
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/hubgate/hubgate/provider"
+)
+
+// authRequest answers nginx auth_request, Traefik forwardAuth and Caddy forward_auth
+// with oauth2-proxy's conventions: 202 and X-Auth-Request-* when allowed, 401 when not
+// logged in, 403 when logged in but not allowed.
+func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *request) {
+	u, token, _, result := s.authenticate(w, r, info)
+	switch result {
+	case noCredential:
+		if isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
+			// Traefik and Caddy hand this answer to the browser as it is.
+			s.beginLogin(w, r, s.originalURI(r))
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
+		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
+		return
+	case providerDown:
+		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
+		return
+	case forbidden:
+		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
+		return
+	}
+	if !narrowedAllow(u, r) {
+		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
+		return
+	}
+	h := w.Header()
+	h["X-Auth-Request-User"] = []string{u.Name}
+	h["X-Auth-Request-Preferred-Username"] = []string{u.Name}
+	h["X-Auth-Request-Groups"] = []string{strings.Join(u.Groups, ",")}
+	if u.Email != "" {
+		h["X-Auth-Request-Email"] = []string{u.Email}
+	}
+	if s.o.PassAccessToken {
+		h["X-Auth-Request-Access-Token"] = []string{token}
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// narrowedAllow applies the per-location rules of <prefix>/auth?allowed_users=a,b&
+// allowed_groups=g: they come from the proxy's configuration (the auth request's own
+// URL), and can only narrow what the global rules allow.
+func narrowedAllow(u *provider.User, r *http.Request) bool {
+	q := r.URL.Query()
+	users, groups := splitComma(q.Get("allowed_users")), splitComma(q.Get("allowed_groups"))
+	if len(users) == 0 && len(groups) == 0 {
+		return true
+	}
+	if slices.Contains(users, u.Name) {
+		return true
+	}
+	for _, g := range u.Groups {
+		if slices.Contains(groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func splitComma(v string) []string {
+	var out []string
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// originalURI is where the browser was going, as a trusted proxy in front says. It
+// only ever builds the return address after login; no access decision reads it.
+func (s *Server) originalURI(r *http.Request) string {
+	if !s.o.Trusted.Contains(r.RemoteAddr) {
+		return ""
+	}
+	for _, name := range []string{"X-Forwarded-Uri", "X-Original-Uri"} {
+		if v := r.Header.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// writeCert makes a self-signed certificate for 127.0.0.1.
+func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestMain lets the test binary stand in for hubgate: with HUBGATE_TEST_MAIN=1 it runs
+// main with the arguments after "--". urfave/cli keeps global state, so two Apps must
+// not run at once in one process; a child process also shows SIGTERM handling.
+func TestMain(m *testing.M) {
+	if os.Getenv("HUBGATE_TEST_MAIN") == "1" {
+		for i, a := range os.Args {
+			if a == "--" {
+				os.Args = append([]string{"hubgate"}, os.Args[i+1:]...)
+				break
+			}
+		}
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// startServe runs `hubgate serve` with args in a child process until the test ends,
+// and waits until `hubgate healthcheck` with the same listen flags succeeds.
+func startServe(t *testing.T, listenArgs ...string) {
+	t.Helper()
+	args := append([]string{"--", "serve",
+		"--upstream", "http://127.0.0.1:9", "--hub-url", "http://127.0.0.1:9",
+		"--client-id", "service-gate", "--client-secret", "secret-token",
+		"--redirect-url", "https://127.0.0.1/oauth2/callback",
+		"--cookie-secret", strings.Repeat("k", 32), "--log-level", "error"}, listenArgs...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "HUBGATE_TEST_MAIN=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("hubgate did not exit cleanly on SIGTERM: %v\n%s", err, stderr.String())
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Error("hubgate did not shut down on SIGTERM")
+		}
+	})
+	health := append([]string{"hubgate", "healthcheck"}, listenArgs...)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := newApp().Run(health)
+		if err == nil {
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("hubgate stopped: %v\n%s", err, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healthcheck never passed: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile := writeCert(t, t.TempDir())
+	addr := freeAddr(t)
+	startServe(t, "--listen", addr, "--tls-cert-file", certFile, "--tls-key-file", keyFile)
+
+	pool := x509.NewCertPool()
+	pemData, _ := os.ReadFile(certFile)
+	pool.AppendCertsFromPEM(pemData)
+	client := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, _ := http.NewRequest("GET", "https://"+addr+"/app", nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("status %d, want 302 to the login", resp.StatusCode)
+	}
+	cookies := resp.Cookies()
+	if len(cookies) == 0 || !cookies[0].Secure {
+		t.Errorf("login cookie over https is not Secure: %+v", cookies)
+	}
+	if resp, err := http.Get("http://" + addr + "/ping"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain http on the TLS port: %d, want 400", resp.StatusCode)
+		}
+	}
+}
+
+func TestServeUnixSocket(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "hubgate.sock")
+	// A socket file left behind by a run that crashed must not stop the next one.
+	stale, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.(*net.UnixListener).SetUnlinkOnClose(false)
+	stale.Close()
+	startServe(t, "--listen", "unix:"+sock)
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o660 {
+		t.Fatalf("socket %v mode %v", err, fi.Mode())
+	}
+}
+
+func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
+	if err := newApp().Run([]string{"hubgate", "healthcheck", "--listen", freeAddr(t)}); err == nil {
+		t.Fatal("healthcheck passed with nothing listening")
+	}
+}
