@@ -86,6 +86,7 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token strin
 		tok, err := s.o.Refresher.Refresh(r.Context(), sess.RefreshToken)
 		switch {
 		case errors.Is(err, provider.ErrInvalidToken):
+			s.log.Info("session refresh refused; the user must log in again", zap.Error(err))
 			s.o.Sessions.Clear(w, s.secure(r))
 			return "", false, nil
 		case err != nil:
@@ -182,7 +183,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
 	writePage(w, r, http.StatusUnauthorized, "Login required",
-		"Send a JupyterHub token (Authorization: token ...) or log in with a browser.")
+		"Send a "+s.o.LoginService+" token (Authorization: Bearer ...) or log in with a browser.")
 }
 
 func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {

@@ -7,11 +7,12 @@
 // # Requirements
 //
 // Debian 12 packages: jupyterhub 3.0 (with node-configurable-http-proxy),
+// python3-django 3.2 and python3-django-oauth-toolkit 1.7, nginx, all
 // run on /usr/bin/python3 — never a pyenv or virtualenv python — plus Go
 // with cgo for -race (gcc, libc6-dev) and util-linux's setpriv. Without
-// JupyterHub the tests fail (they never skip): install it with
+// a peer the tests fail (they never skip): install them with
 //
-//	apt-get install -y jupyterhub
+//	apt-get install -y jupyterhub python3-django python3-django-oauth-toolkit nginx
 //
 // or run `make test`, which installs the dependencies first. No network
 // access is needed; everything binds to 127.0.0.1 on free ports and keeps
@@ -31,17 +32,28 @@
 //
 //   - process.go: child processes in their own process group, logged to a
 //     file, stopped (with any escaped descendants) when the test ends.
+//
 //   - network.go: free ports, secrets, polling until something answers.
+//
 //   - hub.go, hub_config.go: a real JupyterHub from a templated config, with
 //     an admin service token to create and revoke user tokens.
+//
 //   - browser.go, html_forms.go: a scripted browser that follows redirects
 //     and fills in the Hub's login and "Authorize access" forms.
+//
 //   - upstream.go, websocket.go: the echo app behind hubgate and a minimal
 //     RFC 6455 client and server.
+//
 //   - hubgate.go: builds and starts hubgate from HUBGATE_* variables.
+//
 //   - counting_proxy.go: counts the requests hubgate makes to the Hub API.
+//
 //   - requests.go: plain API requests and the shared identity checks.
 //
-// The JupyterHub scenarios are in jupyterhub_test.go; hub_harness_test.go
-// checks the harness against the Hub alone.
+//   - django.go, django_project.go, django_browser.go: a real Django site
+//     with django-oauth-toolkit, written into a temp dir, and its login form.
+//
+// The JupyterHub scenarios are in jupyterhub_test.go, the Django ones in
+// django_test.go; hub_harness_test.go and django_harness_test.go check the
+// harnesses against the peers alone.
 package integration
