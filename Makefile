@@ -39,6 +39,9 @@ check:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
 	go vet -tags integration ./...
+	bash .ci/check-dockerfile
+	$(MAKE) --no-print-directory build
+	bash .ci/check-systemd
 
 unit:
 	go test -race -count=1 ./...

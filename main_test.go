@@ -53,3 +53,52 @@ func TestExampleConfigDocumentsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeExample checks that the compose file's hubgate environment is a valid
+// configuration and agrees with the Hub's service entry. (No Docker engine runs here.)
+func TestComposeExample(t *testing.T) {
+	data, err := os.ReadFile("examples/compose/docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &compose); err != nil {
+		t.Fatal(err)
+	}
+	env := compose.Services["hubgate"].Environment
+	if len(env) == 0 {
+		t.Fatal("no hubgate service with an environment")
+	}
+	for k := range environ() {
+		if strings.HasPrefix(k, "HUBGATE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	for k, v := range env {
+		// ${VAR:?message} is filled in by compose from .env.
+		if strings.HasPrefix(v, "${") {
+			v = strings.Repeat("s", 40)
+		}
+		t.Setenv(k, v)
+	}
+	if err := newApp().Run([]string{"hubgate", "check-config"}); err != nil {
+		t.Fatalf("the compose file's hubgate environment: %v", err)
+	}
+	hubConfig, err := os.ReadFile("examples/compose/jupyterhub_config.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"name": "whoami"`, `"url": "http://hubgate:4180"`, "access:services!service=whoami"} {
+		if !strings.Contains(string(hubConfig), want) {
+			t.Errorf("jupyterhub_config.py lacks %s", want)
+		}
+	}
+	if env["HUBGATE_CLIENT_ID"] != "service-whoami" || env["HUBGATE_REDIRECT_URL"] != "/services/whoami/oauth_callback" {
+		t.Error("hubgate's client id or callback differ from the Hub's defaults for service whoami")
+	}
+}
