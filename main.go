@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
@@ -155,6 +156,14 @@ func newProvider(cfg *config.Config) provider.Provider {
 	return p
 }
 
+func skipRoutes(routes []config.Route) []proxy.SkipRoute {
+	out := make([]proxy.SkipRoute, len(routes))
+	for i, r := range routes {
+		out[i] = proxy.SkipRoute{Method: r.Method, Path: r.Path}
+	}
+	return out
+}
+
 // listen opens host:port, or unix:/path (replacing a socket left by a previous run).
 func listen(addr string) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
@@ -222,7 +231,8 @@ func serve(c *cli.Context) error {
 	}
 	defer log.Sync()
 
-	idp := newProvider(cfg)
+	m := metrics.New()
+	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg), Observe: m.ProviderCall})
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.ServicePrefix,
@@ -239,15 +249,24 @@ func serve(c *cli.Context) error {
 		PassHostHeader:  cfg.PassHostHeader,
 		OwnCookie:       sessions.Owns,
 		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
+		Observe:         m.Upstream,
 		ErrorHandler:    proxy.UpstreamError(log),
 	})
 	if err != nil {
 		return err
 	}
 	handler := proxy.New(proxy.Options{
-		Logger:    log,
-		Provider:  idp,
-		Cache:     provider.NewCache(idp, cfg.CacheSize, cfg.CacheTTL, cfg.ProviderTimeout),
+		Logger:   log,
+		Provider: idp,
+		Cache: provider.NewCacheWith(idp, provider.CacheOptions{
+			Size:         cfg.CacheSize,
+			TTL:          cfg.CacheTTL,
+			Timeout:      cfg.ProviderTimeout,
+			StaleIfError: cfg.StaleIfError,
+			MaxInFlight:  cfg.ProviderMaxInFlight,
+			Observe:      m.CacheLookup,
+			OnEvict:      m.Eviction,
+		}),
 		Refresher: provider.NewRefresher(idp, cfg.ProviderTimeout),
 		Sessions:  sessions,
 		Upstream:  forward,
@@ -258,16 +277,19 @@ func serve(c *cli.Context) error {
 			AdminUsers:     cfg.AdminUsers,
 			RequiredScopes: cfg.RequiredScopes,
 		},
-		ServicePrefix:   cfg.ServicePrefix,
-		Prefix:          cfg.Prefix,
-		RedirectURL:     cfg.RedirectURL,
-		HubURL:          cfg.HubURL,
-		HubLogout:       cfg.HubLogout,
-		PassAccessToken: cfg.PassAccessToken,
-		LoginService:    cfg.LoginService,
-		SkipSignInPage:  cfg.SkipSignInPage,
-		AuthMode:        cfg.AuthMode,
-		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
+		ServicePrefix:     cfg.ServicePrefix,
+		Prefix:            cfg.Prefix,
+		RedirectURL:       cfg.RedirectURL,
+		HubURL:            cfg.HubURL,
+		HubLogout:         cfg.HubLogout,
+		PassAccessToken:   cfg.PassAccessToken,
+		LoginService:      cfg.LoginService,
+		SkipSignInPage:    cfg.SkipSignInPage,
+		AuthMode:          cfg.AuthMode,
+		Trusted:           upstream.TrustedProxies(cfg.TrustedProxies),
+		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
+		SkipAuthPreflight: cfg.SkipAuthPreflight,
+		Metrics:           m,
 	})
 
 	server := &http.Server{
@@ -299,7 +321,19 @@ func serve(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	if cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", m.Handler())
+		metricsServer := &http.Server{Addr: cfg.MetricsListen, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		go func() { errc <- metricsServer.Serve(mln) }()
+		defer metricsServer.Close()
+		log.Info("metrics at /metrics", zap.String("listen", mln.Addr().String()))
+	}
 	go func() {
 		if server.TLSConfig != nil {
 			errc <- server.ServeTLS(ln, "", "")

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,46 +19,51 @@ import (
 // Config is hubgate's whole configuration, validated. main builds it once and passes
 // it down; no other package reads flags or the environment.
 type Config struct {
-	Listen          string
-	Upstream        string // http(s) URL or unix:/path
-	Provider        string
-	ProviderURL     string // django
-	OAuth           OAuth  // endpoints and userdata mapping of non-JupyterHub providers
-	HubURL          string // browser-facing Hub base without trailing slash; may be a path ("" = same origin)
-	HubAPIURL       string // server-side API base, e.g. http://127.0.0.1:8081/hub/api
-	ClientID        string
-	ClientSecret    string
-	RedirectURL     string // absolute, or a path the browser resolves (Hub-managed services)
-	CookieSecrets   []string
-	CookieName      string
-	CookieExpire    time.Duration
-	CacheTTL        time.Duration
-	CacheSize       int
-	LoginService    string
-	SkipSignInPage  bool
-	AllowedUsers    []string
-	BlockedUsers    []string
-	AllowedGroups   []string
-	AllowedOrgs     []string // github
-	HostedDomains   []string // google
-	UsernameLocal   bool
-	UsernameLower   bool
-	UsernameMap     map[string]string
-	AdminUsers      []string
-	RequiredScopes  []string
-	ServicePrefix   string // always starts and ends with "/"
-	Prefix          string // starts with "/", no trailing slash
-	PassAccessToken bool
-	PassHostHeader  bool
-	HubLogout       bool
-	ProviderTimeout time.Duration
-	UpstreamTimeout time.Duration
-	AuthMode        string         // request or forward
-	TrustedProxies  []netip.Prefix // whose X-Forwarded-* headers are believed
-	TLSCertFile     string
-	TLSKeyFile      string
-	LogFormat       string
-	LogLevel        string
+	Listen              string
+	Upstream            string // http(s) URL or unix:/path
+	Provider            string
+	ProviderURL         string // django
+	OAuth               OAuth  // endpoints and userdata mapping of non-JupyterHub providers
+	HubURL              string // browser-facing Hub base without trailing slash; may be a path ("" = same origin)
+	HubAPIURL           string // server-side API base, e.g. http://127.0.0.1:8081/hub/api
+	ClientID            string
+	ClientSecret        string
+	RedirectURL         string // absolute, or a path the browser resolves (Hub-managed services)
+	CookieSecrets       []string
+	CookieName          string
+	CookieExpire        time.Duration
+	CacheTTL            time.Duration
+	CacheSize           int
+	LoginService        string
+	SkipSignInPage      bool
+	AllowedUsers        []string
+	BlockedUsers        []string
+	AllowedGroups       []string
+	AllowedOrgs         []string // github
+	HostedDomains       []string // google
+	UsernameLocal       bool
+	UsernameLower       bool
+	UsernameMap         map[string]string
+	AdminUsers          []string
+	RequiredScopes      []string
+	ServicePrefix       string // always starts and ends with "/"
+	Prefix              string // starts with "/", no trailing slash
+	PassAccessToken     bool
+	PassHostHeader      bool
+	HubLogout           bool
+	ProviderTimeout     time.Duration
+	UpstreamTimeout     time.Duration
+	SkipAuthRoutes      []Route
+	SkipAuthPreflight   bool
+	StaleIfError        time.Duration
+	ProviderMaxInFlight int
+	MetricsListen       string
+	AuthMode            string         // request or forward
+	TrustedProxies      []netip.Prefix // whose X-Forwarded-* headers are believed
+	TLSCertFile         string
+	TLSKeyFile          string
+	LogFormat           string
+	LogLevel            string
 
 	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
 	Managed bool
@@ -152,42 +158,51 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 			ExtraAuthorizeParams: maps["extra_authorize_params"],
 			ClientAuth:           str("client_auth"),
 		},
-		LoginService:    str("login_service"),
-		SkipSignInPage:  c.Bool(flagName("skip_sign_in_page")),
-		BlockedUsers:    list("blocked_users"),
-		AllowedOrgs:     list("allowed_organizations"),
-		HostedDomains:   list("hosted_domain"),
-		UsernameLocal:   c.Bool(flagName("username_local_part")),
-		UsernameLower:   c.Bool(flagName("username_lowercase")),
-		UsernameMap:     maps["username_map"],
-		HubURL:          str("hub_url"),
-		HubAPIURL:       str("hub_api_url"),
-		ClientID:        str("client_id"),
-		ClientSecret:    str("client_secret"),
-		RedirectURL:     str("redirect_url"),
-		CookieSecrets:   list("cookie_secret"),
-		CookieName:      str("cookie_name"),
-		CookieExpire:    c.Duration(flagName("cookie_expire")),
-		CacheTTL:        c.Duration(flagName("cache_ttl")),
-		CacheSize:       c.Int(flagName("cache_size")),
-		AllowedUsers:    list("allowed_users"),
-		AllowedGroups:   list("allowed_groups"),
-		AdminUsers:      list("admin_users"),
-		RequiredScopes:  list("required_scopes"),
-		ServicePrefix:   str("service_prefix"),
-		Prefix:          str("prefix"),
-		PassAccessToken: c.Bool(flagName("pass_access_token")),
-		PassHostHeader:  c.Bool(flagName("pass_host_header")),
-		HubLogout:       c.Bool(flagName("hub_logout")),
-		ProviderTimeout: c.Duration(flagName("provider_timeout")),
-		UpstreamTimeout: c.Duration(flagName("upstream_timeout")),
-		AuthMode:        str("auth_mode"),
-		TLSCertFile:     str("tls_cert_file"),
-		TLSKeyFile:      str("tls_key_file"),
-		LogFormat:       str("log_format"),
-		LogLevel:        str("log_level"),
-		Managed:         hub.managed,
+		LoginService:        str("login_service"),
+		SkipSignInPage:      c.Bool(flagName("skip_sign_in_page")),
+		BlockedUsers:        list("blocked_users"),
+		AllowedOrgs:         list("allowed_organizations"),
+		HostedDomains:       list("hosted_domain"),
+		UsernameLocal:       c.Bool(flagName("username_local_part")),
+		UsernameLower:       c.Bool(flagName("username_lowercase")),
+		UsernameMap:         maps["username_map"],
+		HubURL:              str("hub_url"),
+		HubAPIURL:           str("hub_api_url"),
+		ClientID:            str("client_id"),
+		ClientSecret:        str("client_secret"),
+		RedirectURL:         str("redirect_url"),
+		CookieSecrets:       list("cookie_secret"),
+		CookieName:          str("cookie_name"),
+		CookieExpire:        c.Duration(flagName("cookie_expire")),
+		CacheTTL:            c.Duration(flagName("cache_ttl")),
+		CacheSize:           c.Int(flagName("cache_size")),
+		AllowedUsers:        list("allowed_users"),
+		AllowedGroups:       list("allowed_groups"),
+		AdminUsers:          list("admin_users"),
+		RequiredScopes:      list("required_scopes"),
+		ServicePrefix:       str("service_prefix"),
+		Prefix:              str("prefix"),
+		PassAccessToken:     c.Bool(flagName("pass_access_token")),
+		PassHostHeader:      c.Bool(flagName("pass_host_header")),
+		HubLogout:           c.Bool(flagName("hub_logout")),
+		ProviderTimeout:     c.Duration(flagName("provider_timeout")),
+		UpstreamTimeout:     c.Duration(flagName("upstream_timeout")),
+		SkipAuthPreflight:   c.Bool(flagName("skip_auth_preflight")),
+		StaleIfError:        c.Duration(flagName("stale_if_error")),
+		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
+		MetricsListen:       str("metrics_listen"),
+		AuthMode:            str("auth_mode"),
+		TLSCertFile:         str("tls_cert_file"),
+		TLSKeyFile:          str("tls_key_file"),
+		LogFormat:           str("log_format"),
+		LogLevel:            str("log_level"),
+		Managed:             hub.managed,
 	}
+	routes, err := parseRoutes(list("skip_auth_routes"))
+	if err != nil {
+		return nil, err
+	}
+	cfg.SkipAuthRoutes = routes
 	trusted, err := parseProxies(list("trusted_proxies"))
 	if err != nil {
 		return nil, err
@@ -210,6 +225,29 @@ func parsePairs(key string, items []string) (map[string]string, error) {
 		m[k] = v
 	}
 	return m, nil
+}
+
+// Route is a skip_auth_routes entry: "GET=^/public/" or "^/health$" (oauth2-proxy's
+// form), an optional method and a regular expression on the path.
+type Route struct {
+	Method string // "" for any
+	Path   *regexp.Regexp
+}
+
+func parseRoutes(specs []string) ([]Route, error) {
+	var routes []Route
+	for _, spec := range specs {
+		method, expr := "", spec
+		if m, rest, ok := strings.Cut(spec, "="); ok && m != "" && strings.ToUpper(m) == m && !strings.ContainsAny(m, "^/") {
+			method, expr = m, rest
+		}
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			return nil, bad("skip_auth_routes", "%q is not METHOD=regex or a regular expression: %v", spec, err)
+		}
+		routes = append(routes, Route{Method: method, Path: re})
+	}
+	return routes, nil
 }
 
 // parseProxies reads addresses and CIDR ranges.
@@ -316,6 +354,20 @@ func (c *Config) normalize() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return bad("tls_key_file", "tls_cert_file and tls_key_file go together")
+	}
+	if c.StaleIfError < 0 {
+		return bad("stale_if_error", "must not be negative")
+	}
+	if c.ProviderMaxInFlight <= 0 {
+		return bad("provider_max_inflight", "must be positive")
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return bad("metrics_listen", "%q is not host:port", c.MetricsListen)
+		}
+		if c.MetricsListen == c.Listen {
+			return bad("metrics_listen", "must differ from listen: metrics are not for the public")
+		}
 	}
 	if c.AuthMode != "request" && c.AuthMode != "forward" {
 		return bad("auth_mode", "%q: use request or forward", c.AuthMode)

@@ -680,6 +680,9 @@ func jupyterHubDefaults(c config.Config) config.Config {
 	if c.AuthMode == "" {
 		c.AuthMode = "request"
 	}
+	if c.ProviderMaxInFlight == 0 {
+		c.ProviderMaxInFlight = 64
+	}
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}

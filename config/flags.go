@@ -96,6 +96,11 @@ func Flags() []cli.Flag {
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: flagName("trusted_proxies"), Value: cli.NewStringSlice("127.0.0.0/8", "::1"), Usage: "proxies whose X-Forwarded-* headers are believed (addresses or CIDR ranges)", EnvVars: []string{EnvName("trusted_proxies")}}),
 		s("tls_cert_file", "", "serve HTTPS with this certificate (PEM)"),
 		s("tls_key_file", "", "the certificate's private key (PEM)"),
+		list("skip_auth_routes", "paths that need no login: METHOD=regex or regex, matched on the clean path"),
+		boolean("skip_auth_preflight", "let CORS preflight requests (OPTIONS) through without a login"),
+		dur("stale_if_error", 0, "serve a cached identity this long past cache_ttl while the provider is down (0: never)"),
+		altsrc.NewIntFlag(&cli.IntFlag{Name: flagName("provider_max_inflight"), Value: 64, Usage: "most concurrent identity lookups at the provider", EnvVars: []string{EnvName("provider_max_inflight")}}),
+		s("metrics_listen", "", "serve Prometheus metrics at /metrics on this address (host:port); empty: off"),
 		s("log_format", "json", "json or console"),
 		s("log_level", "info", "debug, info, warn or error"),
 	}

@@ -48,8 +48,8 @@ func TestCacheKeysAreHashes(t *testing.T) {
 			t.Errorf("key %x holds the token", k)
 		}
 	}
-	for _, u := range c.users.Values() {
-		if strings.Contains(u.Name+strings.Join(u.Groups, ""), token) {
+	for _, e := range c.users.Values() {
+		if u := e.user; strings.Contains(u.Name+strings.Join(u.Groups, ""), token) {
 			t.Errorf("cached user %+v holds the token", u)
 		}
 	}

@@ -110,9 +110,19 @@ const (
 	providerDown          // nothing is known: the provider did not answer
 )
 
-// authenticate decides who the request is from and whether they may pass. When the
-// session's token is no longer valid, the session cookie is cleared.
+var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down"}
+
+// authenticate decides who the request is from and whether they may pass, and counts
+// the decision.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
+	u, token, fromHeader, result := s.decide(w, r, info)
+	s.o.Metrics.Decision(outcomeNames[result])
+	return u, token, fromHeader, result
+}
+
+// decide is authenticate's work. When the session's token is no longer valid, the
+// session cookie is cleared.
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
 	token, fromHeader, err := s.credential(w, r)
 	if err != nil {
 		s.log.Error("session refresh failed", zap.Error(err))

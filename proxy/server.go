@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/upstream"
@@ -38,6 +39,12 @@ type Options struct {
 	AuthMode string
 	// Trusted are the proxies whose X-Forwarded-* headers are believed.
 	Trusted upstream.TrustedProxies
+	// SkipAuthRoutes pass without a login (and without identity headers);
+	// SkipAuthPreflight lets CORS preflight requests through.
+	SkipAuthRoutes    []SkipRoute
+	SkipAuthPreflight bool
+	// Metrics counts requests and decisions; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server is the http.Handler in front of the upstream.
@@ -66,9 +73,10 @@ func New(o Options) *Server {
 	return s
 }
 
-// request is what one request's access log line says.
+// request is what one request's access log line and metrics say.
 type request struct {
-	user string
+	route string // the route class, for metrics
+	user  string
 	// cache is "hit" or "miss" once the request needed an identity lookup.
 	cache string
 }
@@ -79,11 +87,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	info := &request{}
 	s.route(rec, r, info)
+	d := time.Since(start)
+	s.o.Metrics.Request(info.route, rec.status, d)
 	s.log.Info("request",
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path), // never the query: it may carry codes or tokens
 		zap.Int("status", rec.status),
-		zap.Duration("duration", time.Since(start)),
+		zap.Duration("duration", d),
 		zap.String("user", info.user),
 		zap.String("cache", info.cache),
 	)
@@ -93,25 +103,38 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	p := r.URL.Path
 	switch {
 	case p == "/ping":
+		info.route = "health"
 		s.ping(w, r)
 	case p == "/ready":
+		info.route = "health"
 		s.ready(w, r)
-	case p == s.callbackPath || p == s.o.Prefix+"/callback":
-		s.callback(w, r, info)
 	case p == s.o.Prefix+"/auth":
+		info.route = "auth"
 		s.authRequest(w, r, info)
+	case p == s.callbackPath || p == s.o.Prefix+"/callback":
+		info.route = "login"
+		s.callback(w, r, info)
 	case p == s.o.Prefix+"/start":
+		info.route = "login"
 		s.start(w, r)
 	case p == s.o.Prefix+"/sign_in":
+		info.route = "login"
 		s.signIn(w, r)
 	case p == s.o.Prefix+"/sign_out":
+		info.route = "sign_out"
 		s.signOut(w, r)
 	case p == s.o.Prefix+"/userinfo":
+		info.route = "userinfo"
 		s.userinfo(w, r, info)
-	case strings.HasPrefix(p, s.o.ServicePrefix) || p+"/" == s.o.ServicePrefix:
-		s.protected(w, r, info)
-	default:
+	case !strings.HasPrefix(p, s.o.ServicePrefix) && p+"/" != s.o.ServicePrefix:
+		info.route = "not_found"
 		writePage(w, r, http.StatusNotFound, "Not found", "hubgate serves "+s.o.ServicePrefix+" only.")
+	case s.skipsAuth(r):
+		info.route = "skipped"
+		s.o.Upstream.ServeHTTP(w, r)
+	default:
+		info.route = "protected"
+		s.protected(w, r, info)
 	}
 }
 

@@ -125,7 +125,9 @@ func newFixture(t *testing.T, access Access) *fixture {
 	t.Helper()
 	f := &fixture{hub: newFakeHub(), seen: make(chan http.Header, 100)}
 	f.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.seen <- r.Header.Clone()
+		h := r.Header.Clone()
+		h.Set("X-Seen-Uri", r.RequestURI)
+		f.seen <- h
 		w.Write([]byte("upstream:" + r.URL.Path))
 	}))
 	t.Cleanup(f.upstream.Close)

@@ -43,6 +43,9 @@ type Options struct {
 	OwnCookie func(name string) bool
 	// Trusted are the proxies whose X-Forwarded-* headers are kept (default: loopback).
 	Trusted TrustedProxies
+	// Observe, if set, is told each round trip's status (0 if it failed) and the time
+	// until the response headers.
+	Observe func(code int, d time.Duration)
 	// ErrorHandler answers when the upstream cannot (down: 502, too slow: 504).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
 }
@@ -57,8 +60,12 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 	if o.Trusted == nil {
 		o.Trusted = Loopback
 	}
+	var rt http.RoundTripper = transport
+	if o.Observe != nil {
+		rt = observed{transport, o.Observe}
+	}
 	return &httputil.ReverseProxy{
-		Transport: transport,
+		Transport: rt,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			forwarded(pr, o.Trusted)
@@ -68,6 +75,7 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			h := pr.Out.Header
 			Scrub(h)
 			stripCookies(h, o.OwnCookie)
+			stripQueryTokens(pr.Out.URL)
 			id, _ := pr.In.Context().Value(identityKey{}).(*Identity)
 			if id == nil {
 				return
@@ -117,6 +125,40 @@ func forwarded(pr *httputil.ProxyRequest, trusted TrustedProxies) {
 			out.Set(name, v)
 		}
 	}
+}
+
+// observed times round trips to the upstream.
+type observed struct {
+	base    http.RoundTripper
+	observe func(int, time.Duration)
+}
+
+func (o observed) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := o.base.RoundTrip(r)
+	code := 0
+	if err == nil {
+		code = resp.StatusCode
+	}
+	o.observe(code, time.Since(start))
+	return resp, err
+}
+
+// queryTokens are query parameters that carry credentials (JupyterHub's ?token=,
+// OAuth's ?access_token=). hubgate authenticates by header or cookie only, and the
+// upstream gets identity headers, so a token in the URL is never passed on, where
+// the upstream might log it.
+var queryTokens = []string{"token", "access_token"}
+
+func stripQueryTokens(u *url.URL) {
+	if !strings.Contains(u.RawQuery, "token=") {
+		return
+	}
+	q := u.Query()
+	for _, name := range queryTokens {
+		q.Del(name)
+	}
+	u.RawQuery = q.Encode()
 }
 
 // dial builds the target URL and a transport tuned for one busy upstream: enough idle

@@ -1,0 +1,118 @@
+// Package metrics counts what hubgate does, for Prometheus: requests by route class,
+// auth decisions, the identity cache, provider calls and the upstream's latency.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics holds hubgate's collectors in a registry of its own. A nil *Metrics counts
+// nothing, so tests and callers need no special case.
+type Metrics struct {
+	registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	decisions *prometheus.CounterVec
+	cache     *prometheus.CounterVec
+	evictions prometheus.Counter
+	provider  *prometheus.HistogramVec
+	upstream  *prometheus.HistogramVec
+}
+
+// New registers hubgate's metrics and the Go runtime's.
+func New() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hubgate_requests_total", Help: "Requests served, by route class and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hubgate_request_duration_seconds", Help: "Time to serve a request, by route class.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
+		}, []string{"route"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hubgate_auth_decisions_total", Help: "Authentication decisions: authenticated, unauthenticated, forbidden, provider_down.",
+		}, []string{"result"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hubgate_cache_lookups_total", Help: "Identity cache lookups: hit, miss or stale (served past its TTL while the provider was down).",
+		}, []string{"result"}),
+		evictions: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hubgate_cache_evictions_total", Help: "Identities dropped from the cache, by expiry or for room.",
+		}),
+		provider: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hubgate_provider_request_duration_seconds", Help: "Calls to the identity provider, by operation and result (ok, invalid, error).",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"op", "result"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hubgate_upstream_response_seconds", Help: "Time until the upstream's response headers, by status code class (2xx, 5xx, error).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10, 30},
+		}, []string{"code"}),
+	}
+	m.registry.MustRegister(m.requests, m.duration, m.decisions, m.cache, m.evictions, m.provider, m.upstream,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{Registry: m.registry})
+}
+
+// Request counts one served request.
+func (m *Metrics) Request(route string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// Decision counts one authentication decision.
+func (m *Metrics) Decision(result string) {
+	if m == nil {
+		return
+	}
+	m.decisions.WithLabelValues(result).Inc()
+}
+
+// CacheLookup counts one identity cache lookup: "hit", "miss" or "stale".
+func (m *Metrics) CacheLookup(result string) {
+	if m == nil {
+		return
+	}
+	m.cache.WithLabelValues(result).Inc()
+}
+
+// Eviction counts one identity leaving the cache.
+func (m *Metrics) Eviction() {
+	if m == nil {
+		return
+	}
+	m.evictions.Inc()
+}
+
+// ProviderCall times one call to the identity provider.
+func (m *Metrics) ProviderCall(op, result string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.provider.WithLabelValues(op, result).Observe(d.Seconds())
+}
+
+// Upstream times one upstream round trip; code 0 means it failed.
+func (m *Metrics) Upstream(code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	class := "error"
+	if code > 0 {
+		class = strconv.Itoa(code/100) + "xx"
+	}
+	m.upstream.WithLabelValues(class).Observe(d.Seconds())
+}

@@ -1,0 +1,300 @@
+package proxy
+
+// Attack tests, one per class of bug that auth proxies have shipped CVEs for. Each
+// table names the attempt; each must fail on a build that lets it through.
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/securecookie"
+
+	"github.com/hubgate/hubgate/session"
+)
+
+func TestAttackSkipAuthRouteBypass(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipAuthRoutes = []SkipRoute{
+		{Method: "GET", Path: regexp.MustCompile(`^/public/`)},
+		{Path: regexp.MustCompile(`^/healthz$`)},
+	}
+	cases := []struct {
+		name, method, target string
+		skipped              bool
+	}{
+		{"public path", "GET", "/public/page", true},
+		{"exact route", "GET", "/healthz", true},
+		{"other method", "POST", "/public/page", false},
+		{"query carries the public path", "GET", "/private?x=/public/", false},
+		{"encoded fragment", "GET", "/private%23/public/", false},
+		{"dot-dot out of public", "GET", "/public/../private", false},
+		{"encoded dot-dot", "GET", "/public/%2e%2e/private", false},
+		{"double slash", "GET", "//public/x", false},
+		{"double slash inside", "GET", "/public//../private", false},
+		{"encoded slash", "GET", "/public%2F..%2Fprivate", false},
+		{"backslash", "GET", "/public/..\\private", false},
+		{"trailing dot", "GET", "/public/.", false},
+		{"healthz with suffix", "GET", "/healthz/../private", false},
+		{"unanchored suffix", "GET", "/private/healthz", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// As the server parses it: no dot segments resolved, nothing cleaned.
+			r := httptest.NewRequest(c.method, "/", nil)
+			u, err := url.ParseRequestURI(c.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.URL, r.RequestURI = u, c.target
+			r.Header.Set("X-Forwarded-Uri", "/public/")
+			w := f.do(r)
+			if c.skipped {
+				if w.Code != http.StatusOK {
+					t.Fatalf("status %d, want the upstream without a login", w.Code)
+				}
+				if h := <-f.seen; h.Get("X-Forwarded-User") != "" {
+					t.Error("a skipped route carried an identity")
+				}
+				return
+			}
+			if w.Code != http.StatusUnauthorized {
+				t.Fatalf("status %d, want 401: %s opened a protected path", w.Code, c.target)
+			}
+		})
+	}
+}
+
+func TestAttackSkipAuthPreflight(t *testing.T) {
+	f := newFixture(t, Access{})
+	preflight := func() *http.Request {
+		r := httptest.NewRequest("OPTIONS", "/api", nil)
+		r.Header.Set("Origin", "https://app.example.org")
+		r.Header.Set("Access-Control-Request-Method", "POST")
+		return r
+	}
+	if w := f.do(preflight()); w.Code != http.StatusUnauthorized {
+		t.Fatalf("preflight without skip_auth_preflight: %d, want 401", w.Code)
+	}
+	f.server.o.SkipAuthPreflight = true
+	if w := f.do(preflight()); w.Code != http.StatusOK {
+		t.Fatalf("preflight with skip_auth_preflight: %d, want 200", w.Code)
+	}
+	<-f.seen
+	r := httptest.NewRequest("OPTIONS", "/api", nil) // not a preflight: no Origin
+	if w := f.do(r); w.Code != http.StatusUnauthorized {
+		t.Fatalf("plain OPTIONS: %d, want 401", w.Code)
+	}
+}
+
+// forgedIdentity sets every spelling of every identity header a client might try.
+func forgedIdentity(r *http.Request) {
+	for _, name := range []string{
+		"X-Forwarded-User", "X_Forwarded_User", "x-forwarded-user", "X-FORWARDED-USER",
+		"X-Forwarded-Groups", "X-Forwarded-Email", "X-Forwarded-Admin", "X-Forwarded-Preferred-Username",
+		"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Groups", "X_Auth_Request_Email",
+	} {
+		r.Header[name] = append(r.Header[name], "forged", "admin")
+	}
+}
+
+func TestAttackHeaderSpoofing(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	kinds := []struct {
+		name string
+		req  func() *http.Request
+		user string
+	}{
+		{"protected", func() *http.Request {
+			r := httptest.NewRequest("GET", "/app", nil)
+			r.Header.Set("Authorization", "token alice-token")
+			return r
+		}, "alice"},
+		{"skipped", func() *http.Request { return httptest.NewRequest("GET", "/public/x", nil) }, ""},
+		{"websocket", func() *http.Request {
+			r := httptest.NewRequest("GET", "/ws", nil)
+			r.Header.Set("Authorization", "token alice-token")
+			r.Header.Set("Connection", "Upgrade")
+			r.Header.Set("Upgrade", "websocket")
+			return r
+		}, "alice"},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			r := k.req()
+			forgedIdentity(r)
+			f.do(r)
+			h := <-f.seen
+			for name, values := range h {
+				folded := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+				if !strings.HasPrefix(folded, "x-forwarded-") && !strings.HasPrefix(folded, "x-auth-request-") {
+					continue
+				}
+				for _, v := range values {
+					if v == "forged" || v == "admin" {
+						t.Errorf("%s: %s: %q reached the upstream", k.name, name, v)
+					}
+				}
+			}
+			if got := h.Values("X-Forwarded-User"); (k.user == "" && len(got) != 0) || (k.user != "" && (len(got) != 1 || got[0] != k.user)) {
+				t.Errorf("%s: X-Forwarded-User %q, want %q", k.name, got, k.user)
+			}
+		})
+	}
+	t.Run("auth endpoint", func(t *testing.T) {
+		r := authRequestWith("alice-token", "")
+		forgedIdentity(r)
+		w := f.do(r)
+		if got := w.Header().Values("X-Auth-Request-User"); len(got) != 1 || got[0] != "alice" {
+			t.Errorf("X-Auth-Request-User %q, want [alice]", got)
+		}
+		r = authRequestWith("", "")
+		forgedIdentity(r)
+		if w := f.do(r); w.Code != http.StatusUnauthorized || w.Header().Get("X-Auth-Request-User") != "" {
+			t.Errorf("anonymous with forged headers: %d %v", w.Code, w.Header())
+		}
+	})
+}
+
+func TestAttackHealthEndpointsOnlyOnTheirPaths(t *testing.T) {
+	f := newFixture(t, Access{})
+	for _, target := range []string{"/ping/../app", "/app/ping", "/ping/x", "/ready/", "/app?/ping", "/PING"} {
+		for _, ua := range []string{"kube-probe/1.29", "ELB-HealthChecker/2.0", "GoogleHC/1.0", "curl/8"} {
+			r := httptest.NewRequest("GET", "/", nil)
+			u, err := url.ParseRequestURI(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.URL, r.RequestURI = u, target
+			r.Header.Set("User-Agent", ua)
+			if w := f.do(r); w.Code != http.StatusUnauthorized {
+				t.Errorf("%s as %s: %d, want 401 (only /ping and /ready are open)", target, ua, w.Code)
+			}
+		}
+	}
+}
+
+func TestAttackSessionFixation(t *testing.T) {
+	f := newFixture(t, Access{})
+	// The attacker plants their own valid session in the victim's browser.
+	_, planted := f.login(t, "/", "bob-token")
+	start := f.do(withCookies(navigation("/oauth2/start?rd=/app"), planted))
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	jar := append(planted, start.Result().Cookies()...)
+	cb := f.do(withCookies(navigation("/oauth2/callback?code="+code+"&state="+state), jar))
+	var fresh *http.Cookie
+	for _, c := range cb.Result().Cookies() {
+		if c.Name == "_hubgate" {
+			fresh = c
+		}
+	}
+	if fresh == nil {
+		t.Fatal("the login did not replace the planted session cookie")
+	}
+	for _, c := range planted {
+		if c.Name == "_hubgate" && c.Value == fresh.Value {
+			t.Fatal("the planted session survived the login")
+		}
+	}
+	r := httptest.NewRequest("GET", "/whoami", nil)
+	r.AddCookie(&http.Cookie{Name: "_hubgate", Value: fresh.Value})
+	f.do(r)
+	if got := (<-f.seen).Get("X-Forwarded-User"); got != "alice" {
+		t.Fatalf("after logging in as alice the upstream sees %q", got)
+	}
+}
+
+func TestAttackCallbackCSRF(t *testing.T) {
+	f := newFixture(t, Access{})
+	// Another client's login: its state cookie and its code.
+	other := f.do(navigation("/app"))
+	otherCode, otherState := f.hub.issueCode(other.Header().Get("Location"), "bob-token")
+	mine := f.do(navigation("/app"))
+	myCode, myState := f.hub.issueCode(mine.Header().Get("Location"), "alice-token")
+	cases := []struct {
+		name    string
+		query   string
+		cookies []*http.Cookie
+	}{
+		{"missing state", "code=" + myCode, mine.Result().Cookies()},
+		{"wrong state", "code=" + myCode + "&state=" + myState + "x", mine.Result().Cookies()},
+		{"another client's state, my cookie", "code=" + otherCode + "&state=" + otherState, mine.Result().Cookies()},
+		{"my state with another client's cookie", "code=" + myCode + "&state=" + myState, other.Result().Cookies()},
+		{"a code from another login", "code=" + otherCode + "&state=" + myState, mine.Result().Cookies()},
+	}
+	for _, c := range cases {
+		w := f.do(withCookies(navigation("/oauth2/callback?"+c.query), c.cookies))
+		if w.Code < 400 {
+			t.Errorf("%s: status %d, want a refusal", c.name, w.Code)
+		}
+		for _, ck := range w.Result().Cookies() {
+			if ck.Name == "_hubgate" && ck.MaxAge > 0 {
+				t.Errorf("%s: a session was set", c.name)
+			}
+		}
+	}
+}
+
+func TestAttackCookieTampering(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, cookies := f.login(t, "/", "alice-token")
+	var value string
+	for _, c := range cookies {
+		if c.Name == "_hubgate" {
+			value = c.Value
+		}
+	}
+	// Another user's session, sealed with a key hubgate does not have.
+	wrongKey := securecookie.New([]byte(strings.Repeat("w", 32)), []byte(strings.Repeat("w", 32)))
+	wrongKey.SetSerializer(securecookie.JSONEncoder{})
+	forged, _ := wrongKey.Encode("_hubgate", session.Session{AccessToken: "bob-token", Expires: time.Now().Add(time.Hour).Unix()})
+	// An expired session, sealed with the right key.
+	expiredStore, _ := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
+	rec := httptest.NewRecorder()
+	expiredStore.Save(rec, session.Session{AccessToken: "alice-token", Expires: time.Now().Add(-time.Minute).Unix()}, false)
+	expired := rec.Result().Cookies()[0].Value
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		b[i] ^= 0x01
+		return string(b)
+	}
+	cases := map[string]string{
+		"flipped bit at start":  flip(value, 0),
+		"flipped bit in middle": flip(value, len(value)/2),
+		"flipped bit at end":    flip(value, len(value)-1),
+		"truncated":             value[:len(value)/2],
+		"empty":                 "",
+		"garbage":               "not-a-cookie",
+		"re-signed, wrong key":  forged,
+		"expired, replayed":     expired,
+	}
+	for name, v := range cases {
+		r := httptest.NewRequest("GET", "/api", nil)
+		r.AddCookie(&http.Cookie{Name: "_hubgate", Value: v})
+		if w := f.do(r); w.Code != http.StatusUnauthorized {
+			t.Errorf("%s: status %d, want 401", name, w.Code)
+		}
+	}
+}
+
+func TestAttackTokensInQueryNotForwardedOrLogged(t *testing.T) {
+	f := newFixture(t, Access{})
+	r := httptest.NewRequest("GET", "/app?token=secret-in-url&access_token=secret-too&page=2", nil)
+	r.Header.Set("Authorization", "token alice-token")
+	f.do(r)
+	if uri := (<-f.seen).Get("X-Seen-Uri"); strings.Contains(uri, "secret") || !strings.Contains(uri, "page=2") {
+		t.Errorf("the upstream saw %q: tokens in the query must go, the rest stay", uri)
+	}
+	for _, e := range f.logs.All() {
+		for k, v := range e.ContextMap() {
+			if s, ok := v.(string); ok && strings.Contains(s, "secret-") {
+				t.Errorf("log field %s = %q", k, s)
+			}
+		}
+	}
+}
