@@ -7,11 +7,9 @@ import (
 
 // safeRedirect returns rd if it is a path on this origin, else fallback. Browsers read
 // "//host", "/\host" and a tab or newline between slashes as another site, so anything
-// but a plain absolute path is refused, in raw and in decoded form.
+// but a plain absolute path is refused. The check is on the decoded form: whatever
+// is unsafe raw is unsafe decoded too, and encoding must not hide "//" or "\".
 func safeRedirect(rd, fallback string) string {
-	if !isLocalPath(rd) {
-		return fallback
-	}
 	decoded, err := url.PathUnescape(rd)
 	if err != nil || !isLocalPath(decoded) {
 		return fallback
