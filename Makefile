@@ -14,7 +14,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 # `test` must run its steps in order (deps before anything that needs them).
 .NOTPARALLEL:
 
-.PHONY: deps build whoami check unit integration test demo clean
+.PHONY: deps build whoami check unit fuzz integration test demo clean
 
 deps:
 	@missing=; \
@@ -49,7 +49,18 @@ unit:
 integration: deps
 	go test -race -count=1 -tags integration -timeout 15m ./test/...
 
-test: deps check unit integration
+# Each fuzz target for a bounded time; a crasher lands in testdata/fuzz, to be fixed
+# and committed as a seed.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzSafeRedirect:./proxy FuzzSkipAuthPath:./proxy FuzzScrub:./upstream FuzzLoad:./session FuzzConfigFile:./config
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t%%:*}\$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
+
+test: deps check unit fuzz integration
 
 demo: deps build whoami
 	HUBGATE_BIN=$(CURDIR)/bin/hubgate WHOAMI_BIN=$(CURDIR)/bin/whoami demo/run

@@ -176,3 +176,28 @@ func TestHealthcheckFailsWhenNothingListens(t *testing.T) {
 		t.Fatal("healthcheck passed with nothing listening")
 	}
 }
+
+// TestOversizedHeadersGet431: a huge cookie or header is refused cleanly, not a crash.
+func TestOversizedHeadersGet431(t *testing.T) {
+	addr := freeAddr(t)
+	startServe(t, "--listen", addr)
+	for name, value := range map[string]string{
+		"Cookie":           "_hubgate=" + strings.Repeat("A", 100<<10),
+		"X-Forwarded-User": strings.Repeat("x", 100<<10),
+	} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/app", nil)
+		req.Header.Set(name, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("%s of 100 KiB: status %d, want 431", name, resp.StatusCode)
+		}
+	}
+	// hubgate is still up.
+	if err := newApp().Run([]string{"hubgate", "healthcheck", "--listen", addr}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,9 +7,12 @@ import (
 
 // safeRedirect returns rd if it is a path on this origin, else fallback. Browsers read
 // "//host", "/\host" and a tab or newline between slashes as another site, so anything
-// but a plain absolute path is refused. The check is on the decoded form: whatever
-// is unsafe raw is unsafe decoded too, and encoding must not hide "//" or "\".
+// but a plain absolute path is refused, raw (what the browser reads) and decoded (so
+// that percent-encoding cannot hide "//" or a backslash).
 func safeRedirect(rd, fallback string) string {
+	if !isLocalPath(rd) {
+		return fallback
+	}
 	decoded, err := url.PathUnescape(rd)
 	if err != nil || !isLocalPath(decoded) {
 		return fallback
