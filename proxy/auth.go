@@ -225,17 +225,23 @@ func isNavigation(r *http.Request) bool {
 // userinfo answers who the caller is, as JSON.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request) {
 	u, _, _, result := s.authenticate(w, r, info)
+	if result != authenticated {
+		refuseJSON(w, result)
+		return
+	}
+	writeJSON(w, http.StatusOK, provider.User{Name: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)})
+}
+
+// refuseJSON answers a decision other than authenticated, for API-style endpoints:
+// 401 not logged in, 403 not allowed, 502 provider down.
+func refuseJSON(w http.ResponseWriter, result outcome) {
 	switch result {
 	case noCredential:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
 		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
-		return
 	case providerDown:
 		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
-		return
-	case forbidden:
+	default:
 		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
-		return
 	}
-	writeJSON(w, http.StatusOK, provider.User{Name: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)})
 }

@@ -13,25 +13,16 @@ import (
 // logged in, 403 when logged in but not allowed.
 func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *request) {
 	u, token, _, result := s.authenticate(w, r, info)
-	switch result {
-	case noCredential:
-		if isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
-			// Traefik and Caddy hand this answer to the browser as it is.
-			s.beginLogin(w, r, s.originalURI(r))
-			return
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
-		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
-		return
-	case providerDown:
-		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
-		return
-	case forbidden:
-		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
+	if result == noCredential && isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
+		// Traefik and Caddy hand this answer to the browser as it is.
+		s.beginLogin(w, r, s.originalURI(r))
 		return
 	}
-	if !narrowedAllow(u, r) {
-		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
+	if result == authenticated && !narrowedAllow(u, r) {
+		result = forbidden
+	}
+	if result != authenticated {
+		refuseJSON(w, result)
 		return
 	}
 	h := w.Header()
