@@ -5,8 +5,8 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian packages, grouped by what needs them so later work can extend a group.
 DEPS_BUILD   := gcc libc6-dev                 # go test -race needs cgo
 DEPS_TEST    := jupyterhub python3-django python3-django-oauth-toolkit nginx redis-server
-DEPS_BROWSER :=                               # e.g. chromium chromium-driver
-DEPS_BENCH   :=                               # e.g. wrk
+DEPS_BROWSER := chromium                      # the browser suite, test/chromium*.go
+DEPS_BENCH   := wrk
 DEPS         := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BROWSER) $(DEPS_BENCH)
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
@@ -45,6 +45,7 @@ check:
 
 unit:
 	go test -race -count=1 ./...
+	go test -run '^$$' -bench . -benchtime 100x ./...  # benchmarks keep compiling and running
 
 integration: deps
 	go test -race -count=1 -tags integration -timeout 15m ./test/...
@@ -64,6 +65,13 @@ test: deps check unit fuzz integration
 
 demo: deps build whoami
 	HUBGATE_BIN=$(CURDIR)/bin/hubgate WHOAMI_BIN=$(CURDIR)/bin/whoami demo/run
+
+# Load and micro-benchmarks against a bare reverse proxy, on loopback; writes
+# bench/results/latest.md. Not run by CI; BENCH_FLAGS passes options (bin/hubgate-bench -h).
+.PHONY: bench
+bench: deps build
+	CGO_ENABLED=0 go build -trimpath -o bin/hubgate-bench ./bench
+	bin/hubgate-bench -hubgate bin/hubgate -out bench/results/latest.md $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin test/output test/tmp

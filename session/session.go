@@ -7,11 +7,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -60,6 +64,7 @@ type Store struct {
 	expire     time.Duration
 	session    []securecookie.Codec
 	login      []securecookie.Codec
+	decoded    decodedSessions
 }
 
 // NewStore derives an HMAC-SHA256 key and an AES-256 key from each secret. Keeping a
@@ -103,14 +108,96 @@ func (s *Store) Load(r *http.Request) (Session, bool) {
 	if err != nil {
 		return Session{}, false
 	}
+	now := time.Now().Unix()
+	if sess, ok := s.decoded.get(c.Value, now); ok {
+		return sess, true
+	}
 	var sess Session
 	if err := securecookie.DecodeMulti(s.name, c.Value, &sess, s.session...); err != nil {
 		return Session{}, false
 	}
-	if sess.AccessToken == "" || time.Now().Unix() >= sess.Expires {
+	if sess.AccessToken == "" || now >= sess.Expires {
 		return Session{}, false
 	}
+	if stamp, ok := cookieTimestamp(c.Value); ok {
+		until := sess.Expires
+		if s.expire > 0 {
+			// The codec refuses a cookie once now > stamp + MaxAge.
+			until = min(until, stamp+int64(s.expire/time.Second)+1)
+		}
+		s.decoded.put(c.Value, sess, until)
+	}
 	return sess, true
+}
+
+// decodedSessions remembers session cookie values that verified and decrypted, and
+// what they held, so that a browser's every request does not pay for the HMAC, AES
+// and JSON of its cookie again (about 10 µs and 20 allocations each). Only values
+// that decoded are kept, keyed by the exact value, and each one only until the
+// moment Load would refuse it: the session's end or the codec's MaxAge, whichever is
+// first. A forged value is never remembered, so it is checked in full every time.
+type decodedSessions struct {
+	m sync.Map // cookie value → decodedSession
+	n atomic.Int64
+}
+
+type decodedSession struct {
+	sess  Session
+	until int64 // unix seconds: no longer valid from then on
+}
+
+// maxDecodedSessions bounds the memory: a few hundred bytes per entry.
+const maxDecodedSessions = 4096
+
+func (d *decodedSessions) get(value string, now int64) (Session, bool) {
+	v, ok := d.m.Load(value)
+	if !ok {
+		return Session{}, false
+	}
+	e := v.(decodedSession)
+	if now >= e.until {
+		if d.m.CompareAndDelete(value, v) {
+			d.n.Add(-1)
+		}
+		return Session{}, false
+	}
+	return e.sess, true
+}
+
+func (d *decodedSessions) put(value string, sess Session, until int64) {
+	if _, loaded := d.m.LoadOrStore(value, decodedSession{sess: sess, until: until}); loaded {
+		return
+	}
+	if d.n.Add(1) <= maxDecodedSessions {
+		return
+	}
+	// Full: drop some other entry (sync.Map ranges from a random point).
+	d.m.Range(func(k, _ any) bool {
+		if k.(string) == value {
+			return true
+		}
+		if _, deleted := d.m.LoadAndDelete(k); deleted {
+			d.n.Add(-1)
+		}
+		return false
+	})
+}
+
+// cookieTimestamp reads the creation time securecookie puts at the front of a value:
+// base64("<unix seconds>|<payload>|<mac>").
+func cookieTimestamp(value string) (int64, bool) {
+	n := min(len(value), 32) &^ 3 // whole base64 quanta: 24 bytes, room for any timestamp
+	var buf [24]byte
+	k, err := base64.URLEncoding.Decode(buf[:], []byte(value[:n]))
+	if err != nil {
+		return 0, false
+	}
+	stamp, _, ok := strings.Cut(string(buf[:k]), "|")
+	if !ok {
+		return 0, false
+	}
+	t, err := strconv.ParseInt(stamp, 10, 64)
+	return t, err == nil
 }
 
 // Start makes a session for a fresh token. The session ends with the token or after

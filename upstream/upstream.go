@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -65,7 +66,8 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		rt = observed{transport, o.Observe}
 	}
 	return &httputil.ReverseProxy{
-		Transport: rt,
+		Transport:  rt,
+		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			forwarded(pr, o.Trusted)
@@ -124,6 +126,23 @@ func forwarded(pr *httputil.ProxyRequest, trusted TrustedProxies) {
 		if v := in.Get(name); v != "" {
 			out.Set(name, v)
 		}
+	}
+}
+
+// copyBuffers lends httputil.ReverseProxy the buffers it copies response bodies
+// through. Without a pool it allocates 32 KiB for every response, which under load is
+// most of the bytes hubgate allocates and so most of its garbage collection.
+type copyBuffers struct{}
+
+const copyBufferSize = 32 << 10
+
+var copyBufferPool = sync.Pool{New: func() any { return new([copyBufferSize]byte) }}
+
+func (copyBuffers) Get() []byte { return copyBufferPool.Get().(*[copyBufferSize]byte)[:] }
+
+func (copyBuffers) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		copyBufferPool.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 	}
 }
 

@@ -1,0 +1,209 @@
+package proxy_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/oauth2"
+
+	"github.com/hubgate/hubgate/metrics"
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/upstream"
+)
+
+// The benchmarks here measure one request through proxy.Server.ServeHTTP, wired as
+// main wires it (metrics on, an info-level JSON access log, required scopes), with the
+// network left out: the log goes to io.Discard and the upstream is answered from
+// memory. A JupyterHub API token is 32 hex digits.
+const benchToken = "4f1f8c6b2d9a4e1c8f0b7a6d5c4e3f2a"
+
+// benchHub is a provider.Provider that knows every token and counts its lookups.
+type benchHub struct{ lookups atomic.Int64 }
+
+func (h *benchHub) AuthCodeURL(state, _ string) string {
+	return "http://hub.test/hub/api/oauth2/authorize?state=" + state
+}
+func (h *benchHub) Exchange(context.Context, string, string) (*oauth2.Token, error) {
+	return nil, errors.New("not used")
+}
+func (h *benchHub) Refresh(context.Context, string) (*oauth2.Token, error) {
+	return nil, errors.New("not used")
+}
+func (h *benchHub) Ready(context.Context) error { return nil }
+func (h *benchHub) Lookup(_ context.Context, token string) (*provider.User, error) {
+	h.lookups.Add(1)
+	return &provider.User{Name: "alice", Groups: []string{"staff", "physics"}, Kind: "user",
+		Scopes: []string{"access:services!service=bench"}}, nil
+}
+
+// benchUpstream answers round trips from memory.
+type benchUpstream struct{}
+
+func (benchUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: http.StatusOK, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"text/plain"}}, Body: http.NoBody, Request: r}, nil
+}
+
+type benchGate struct {
+	server *proxy.Server
+	hub    *benchHub
+	cookie *http.Cookie // a session for benchToken
+}
+
+func newBenchGate(b *testing.B) *benchGate {
+	b.Helper()
+	hub := &benchHub{}
+	m := metrics.New()
+	idp := provider.Instrumented{Provider: hub, Observe: m.ProviderCall}
+	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
+		zapcore.AddSync(io.Discard), zap.InfoLevel))
+	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/",
+		Secrets: []string{"bench-secret-0123456789abcdef0123456789"}, Expire: 168 * time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fwd, err := upstream.New(upstream.Options{Target: "http://127.0.0.1:8080", Timeout: time.Minute,
+		PassHostHeader: true, OwnCookie: store.Owns, Observe: m.Upstream, ErrorHandler: proxy.UpstreamError(log)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fwd.Transport = benchUpstream{}
+	srv := proxy.New(proxy.Options{
+		Logger:   log,
+		Provider: idp,
+		Cache: provider.NewCacheWith(idp, provider.CacheOptions{Size: 10000, TTL: time.Hour, Timeout: time.Second,
+			Observe: m.CacheLookup, OnEvict: m.Eviction}),
+		Refresher:      provider.NewRefresher(idp, time.Second),
+		Sessions:       store,
+		Upstream:       fwd,
+		Access:         proxy.Access{RequiredScopes: []string{"access:services!service=bench"}},
+		ServicePrefix:  "/",
+		Prefix:         "/oauth2",
+		RedirectURL:    "http://gate.test/oauth2/callback",
+		LoginService:   "JupyterHub",
+		SkipSignInPage: true,
+		Metrics:        m,
+	})
+	rec := httptest.NewRecorder()
+	if err := store.Save(rec, store.Start(&oauth2.Token{AccessToken: benchToken}), false); err != nil {
+		b.Fatal(err)
+	}
+	return &benchGate{server: srv, hub: hub, cookie: rec.Result().Cookies()[0]}
+}
+
+func benchRequest(target string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, target, nil)
+	r.RemoteAddr = "127.0.0.1:54321"
+	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36")
+	r.Header.Set("Accept", "*/*")
+	r.Header.Set("X-Forwarded-For", "203.0.113.7")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	return r
+}
+
+// run serves r b.N times, checks the status and that the provider was not asked, and
+// reports the decision's own allocations: allocs/op less what the ResponseRecorder
+// itself allocates to record the same answer (net-allocs/op).
+func (g *benchGate) run(b *testing.B, r *http.Request, want int) {
+	b.Helper()
+	serve := func() int {
+		rec := httptest.NewRecorder()
+		g.server.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	if code := serve(); code != want { // warm the cache
+		b.Fatalf("status %d, want %d", code, want)
+	}
+	g.hub.lookups.Store(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if code := serve(); code != want {
+			b.Fatalf("status %d, want %d", code, want)
+		}
+	}
+	b.StopTimer()
+	calls := g.hub.lookups.Load()
+	b.ReportMetric(float64(calls)/float64(b.N), "provider-calls/op")
+	if calls != 0 {
+		b.Fatalf("%d provider calls for a cached identity", calls)
+	}
+	// The recorder's share: its header map, and the snapshot it takes of it at
+	// WriteHeader, for a response with as many headers as hubgate's.
+	probe := httptest.NewRecorder()
+	g.server.ServeHTTP(probe, r)
+	values := make([][]string, 0, len(probe.Header()))
+	names := make([]string, 0, len(probe.Header()))
+	for k, v := range probe.Header() {
+		names, values = append(names, k), append(values, v)
+	}
+	body := probe.Body.Bytes()
+	recorder := testing.AllocsPerRun(1000, func() {
+		rec := httptest.NewRecorder()
+		h := rec.Header()
+		for i, k := range names {
+			h[k] = values[i]
+		}
+		rec.WriteHeader(want)
+		if len(body) > 0 {
+			rec.Write(body)
+		}
+	})
+	total := testing.AllocsPerRun(1000, func() { serve() })
+	b.ReportMetric(total-recorder, "net-allocs/op")
+}
+
+// BenchmarkAuthCachedToken is the whole <prefix>/auth decision for an API token whose
+// identity is cached: 202 with X-Auth-Request-*, no provider call.
+func BenchmarkAuthCachedToken(b *testing.B) {
+	g := newBenchGate(b)
+	r := benchRequest("/oauth2/auth")
+	r.Header.Set("Authorization", "token "+benchToken)
+	g.run(b, r, http.StatusAccepted)
+}
+
+// BenchmarkAuthCachedSession is the same decision for a browser's session cookie.
+func BenchmarkAuthCachedSession(b *testing.B) {
+	g := newBenchGate(b)
+	r := benchRequest("/oauth2/auth")
+	r.AddCookie(g.cookie)
+	g.run(b, r, http.StatusAccepted)
+}
+
+// BenchmarkAuthNoCredential is <prefix>/auth without a credential: 401.
+func BenchmarkAuthNoCredential(b *testing.B) {
+	g := newBenchGate(b)
+	g.run(b, benchRequest("/oauth2/auth"), http.StatusUnauthorized)
+}
+
+// BenchmarkProtectedSession is a browser request with a session cookie, decided and
+// forwarded (the upstream answered from memory).
+func BenchmarkProtectedSession(b *testing.B) {
+	g := newBenchGate(b)
+	r := benchRequest("/app/page?x=1")
+	r.AddCookie(&http.Cookie{Name: "_ga", Value: "GA1.2.1234567890.1700000000"})
+	r.AddCookie(g.cookie)
+	g.run(b, r, http.StatusOK)
+	if !strings.HasPrefix(g.cookie.Value, "MT") {
+		b.Logf("session cookie %q", g.cookie.Value[:8])
+	}
+}
+
+// BenchmarkProtectedToken is an API client's request with a token, decided and
+// forwarded.
+func BenchmarkProtectedToken(b *testing.B) {
+	g := newBenchGate(b)
+	r := benchRequest("/app/api/items")
+	r.Header.Set("Authorization", "token "+benchToken)
+	g.run(b, r, http.StatusOK)
+}
