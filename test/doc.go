@@ -51,9 +51,12 @@
 //   - requests.go: plain API requests and the shared identity checks.
 //
 //   - nginx.go: nginx from examples/nginx/hubgate.conf.tmpl, as tested.
+//
 //   - chromium.go, chromium_upstream.go: headless Chromium driven by chromedp,
 //     screenshots under test/output/chromium/.
+//
 //   - fault_harness.go: killing the Hub, slow proxies, metrics parsing.
+//
 //   - django.go, django_project.go, django_browser.go: a real Django site
 //     with django-oauth-toolkit, written into a temp dir, and its login form.
 //
