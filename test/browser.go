@@ -93,11 +93,18 @@ func (b *Browser) Cookies(rawURL string) []*http.Cookie {
 // the Hub's authorization page on the way if they show up.
 func (b *Browser) Open(rawURL string) *Page {
 	b.t.Helper()
-	b.resetTrail()
 	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	return b.OpenRequest(req)
+}
+
+// OpenRequest is Open for a prepared GET request (extra headers, say): the
+// client repeats its headers on the redirects that follow, not on form posts.
+func (b *Browser) OpenRequest(req *http.Request) *Page {
+	b.t.Helper()
+	b.resetTrail()
 	page := b.load(req)
 	for range 4 {
 		switch {

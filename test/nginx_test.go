@@ -552,19 +552,7 @@ func openWithHeader(b *Browser, rawURL string, header http.Header) *Page {
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	b.resetTrail()
-	page := b.load(req)
-	for range 4 {
-		switch {
-		case !page.LoggedIn && isHubLoginPage(page):
-			page = b.submitLogin(page)
-		case !page.Authorized && isHubAuthorizePage(page):
-			page = b.submitAuthorize(page)
-		default:
-			return page
-		}
-	}
-	return page
+	return b.OpenRequest(req)
 }
 
 // readAll does req with client and returns the response and its body.
