@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -220,6 +222,52 @@ func healthcheck(c *cli.Context) error {
 	return nil
 }
 
+// newRedis connects to the Redis the stores share, or returns nil when none uses it.
+// Timeouts are short unless redis_url sets its own (dial_timeout=, read_timeout=...):
+// a Redis that does not answer must turn into a quick 503 or a fallback, not a hang.
+func newRedis(r config.Redis) (*redis.Client, error) {
+	if r.URL == "" {
+		return nil, nil
+	}
+	o, err := redis.ParseURL(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis_url: %w", err)
+	}
+	q := map[string]bool{}
+	if u, err := url.Parse(r.URL); err == nil {
+		for k := range u.Query() {
+			q[k] = true
+		}
+	}
+	if !q["dial_timeout"] {
+		o.DialTimeout = time.Second
+	}
+	if !q["read_timeout"] {
+		o.ReadTimeout = time.Second
+	}
+	if !q["write_timeout"] {
+		o.WriteTimeout = time.Second
+	}
+	if !q["max_retries"] {
+		o.MaxRetries = 1
+	}
+	if len(r.SentinelAddrs) == 0 {
+		return redis.NewClient(o), nil
+	}
+	return redis.NewFailoverClient(&redis.FailoverOptions{
+		MasterName:    r.SentinelMaster,
+		SentinelAddrs: r.SentinelAddrs,
+		Username:      o.Username,
+		Password:      o.Password,
+		DB:            o.DB,
+		TLSConfig:     o.TLSConfig,
+		DialTimeout:   o.DialTimeout,
+		ReadTimeout:   o.ReadTimeout,
+		WriteTimeout:  o.WriteTimeout,
+		MaxRetries:    o.MaxRetries,
+	}), nil
+}
+
 func serve(c *cli.Context) error {
 	cfg, err := config.FromCLI(c, environ())
 	if err != nil {
@@ -230,6 +278,14 @@ func serve(c *cli.Context) error {
 		return err
 	}
 	defer log.Sync()
+
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return err
+	}
+	if rdb != nil {
+		defer rdb.Close()
+	}
 
 	m := metrics.New()
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg), Observe: m.ProviderCall})

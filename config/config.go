@@ -58,6 +58,9 @@ type Config struct {
 	StaleIfError        time.Duration
 	ProviderMaxInFlight int
 	MetricsListen       string
+	SessionStore        string // cookie or redis
+	CacheStore          string // memory or redis
+	Redis               Redis
 	AuthMode            string         // request or forward
 	TrustedProxies      []netip.Prefix // whose X-Forwarded-* headers are believed
 	TLSCertFile         string
@@ -87,6 +90,13 @@ type OAuth struct {
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
 	ClientAuth           string // auto, header or params
+}
+
+// Redis is where session_store/cache_store redis keep shared state.
+type Redis struct {
+	URL            string   // redis:// or rediss://; "" when nothing uses Redis
+	SentinelAddrs  []string // optional: find the master through Sentinel
+	SentinelMaster string
 }
 
 // Error names the configuration key at fault, so the message tells the user what to fix.
@@ -191,12 +201,19 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		StaleIfError:        c.Duration(flagName("stale_if_error")),
 		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
 		MetricsListen:       str("metrics_listen"),
-		AuthMode:            str("auth_mode"),
-		TLSCertFile:         str("tls_cert_file"),
-		TLSKeyFile:          str("tls_key_file"),
-		LogFormat:           str("log_format"),
-		LogLevel:            str("log_level"),
-		Managed:             hub.managed,
+		SessionStore:        str("session_store"),
+		CacheStore:          str("cache_store"),
+		Redis: Redis{
+			URL:            str("redis_url"),
+			SentinelAddrs:  list("redis_sentinel_addrs"),
+			SentinelMaster: str("redis_sentinel_master"),
+		},
+		AuthMode:    str("auth_mode"),
+		TLSCertFile: str("tls_cert_file"),
+		TLSKeyFile:  str("tls_key_file"),
+		LogFormat:   str("log_format"),
+		LogLevel:    str("log_level"),
+		Managed:     hub.managed,
 	}
 	routes, err := parseRoutes(list("skip_auth_routes"))
 	if err != nil {
@@ -358,6 +375,9 @@ func (c *Config) normalize() error {
 	if c.StaleIfError < 0 {
 		return bad("stale_if_error", "must not be negative")
 	}
+	if err := c.checkStores(); err != nil {
+		return err
+	}
 	if c.ProviderMaxInFlight <= 0 {
 		return bad("provider_max_inflight", "must be positive")
 	}
@@ -487,4 +507,52 @@ func checkUpstream(raw string) error {
 		return bad("upstream", "%q is not an http(s) URL or unix:/path", raw)
 	}
 	return nil
+}
+
+// checkStores validates session_store, cache_store and the Redis they may need.
+func (c *Config) checkStores() error {
+	if c.SessionStore != "cookie" && c.SessionStore != "redis" {
+		return bad("session_store", "%q: use cookie or redis", c.SessionStore)
+	}
+	if c.CacheStore != "memory" && c.CacheStore != "redis" {
+		return bad("cache_store", "%q: use memory or redis", c.CacheStore)
+	}
+	r := &c.Redis
+	if !c.UsesRedis() {
+		if r.URL != "" || len(r.SentinelAddrs) > 0 || r.SentinelMaster != "" {
+			return bad("redis_url", "is set, but neither session_store nor cache_store is redis")
+		}
+		return nil
+	}
+	if r.URL == "" {
+		return bad("redis_url", "is required with session_store or cache_store redis, e.g. redis://127.0.0.1:6379/0")
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || (u.Host == "" && len(r.SentinelAddrs) == 0) {
+		return bad("redis_url", "%s is not redis://host:port/db or rediss://host:port/db", redactURL(r.URL))
+	}
+	if len(r.SentinelAddrs) > 0 && r.SentinelMaster == "" {
+		return bad("redis_sentinel_master", "is required with redis_sentinel_addrs")
+	}
+	if r.SentinelMaster != "" && len(r.SentinelAddrs) == 0 {
+		return bad("redis_sentinel_addrs", "is required with redis_sentinel_master")
+	}
+	for _, a := range r.SentinelAddrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return bad("redis_sentinel_addrs", "%q is not host:port", a)
+		}
+	}
+	return nil
+}
+
+// UsesRedis reports whether a store is kept in Redis.
+func (c *Config) UsesRedis() bool { return c.SessionStore == "redis" || c.CacheStore == "redis" }
+
+// redactURL hides a password, so an error message can quote the URL.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "the value"
+	}
+	return u.Redacted()
 }

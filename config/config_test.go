@@ -460,6 +460,14 @@ func TestValidation(t *testing.T) {
 		{"service_prefix relative", append(standalone, "--service-prefix", "app/"), "service_prefix"},
 		{"prefix relative", append(standalone, "--prefix", "oauth2"), "prefix"},
 		{"cache_ttl zero", append(standalone, "--cache-ttl", "0s"), "cache_ttl"},
+		{"session_store unknown", append(standalone, "--session-store", "memcached"), "session_store"},
+		{"cache_store unknown", append(standalone, "--cache-store", "disk"), "cache_store"},
+		{"redis_url missing", append(standalone, "--session-store", "redis"), "redis_url"},
+		{"redis_url missing for cache", append(standalone, "--cache-store", "redis"), "redis_url"},
+		{"redis_url scheme", append(standalone, "--cache-store", "redis", "--redis-url", "http://127.0.0.1:6379"), "redis_url"},
+		{"redis_url unused", append(standalone, "--redis-url", "redis://127.0.0.1:6379"), "redis_url"},
+		{"redis_sentinel_master missing", append(standalone, "--session-store", "redis", "--redis-url", "redis://", "--redis-sentinel-addrs", "127.0.0.1:26379"), "redis_sentinel_master"},
+		{"redis_sentinel_addrs bad", append(standalone, "--session-store", "redis", "--redis-url", "redis://", "--redis-sentinel-master", "m", "--redis-sentinel-addrs", "nohost"), "redis_sentinel_addrs"},
 		{"cache_size zero", append(standalone, "--cache-size", "0"), "cache_size"},
 		{"cookie_expire negative", append(standalone, "--cookie-expire", "-1h"), "cookie_expire"},
 		{"provider_timeout zero", append(standalone, "--provider-timeout", "0s"), "provider_timeout"},
@@ -682,6 +690,12 @@ func jupyterHubDefaults(c config.Config) config.Config {
 	}
 	if c.ProviderMaxInFlight == 0 {
 		c.ProviderMaxInFlight = 64
+	}
+	if c.SessionStore == "" {
+		c.SessionStore = "cookie"
+	}
+	if c.CacheStore == "" {
+		c.CacheStore = "memory"
 	}
 	if c.TrustedProxies == nil {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}

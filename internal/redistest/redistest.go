@@ -1,0 +1,102 @@
+// Package redistest starts a real redis-server on loopback for tests, the way
+// httptest starts an HTTP server: Debian's redis-server, a free port, no disk.
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is one redis-server process.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	t    testing.TB
+	cmd  *exec.Cmd
+}
+
+// Start runs a redis-server for the test and stops it at the test's end. A machine
+// without redis-server fails the test: `make deps` installs it.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &Server{Addr: addr, t: t}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// URL is the server's redis:// address, database 0.
+func (s *Server) URL() string { return "redis://" + s.Addr + "/0" }
+
+// Client returns a client of the server, closed at the test's end.
+func (s *Server) Client() *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second})
+	s.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Stop kills the server (the data is gone, as after a crash with no persistence).
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same address, empty.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.cmd != nil {
+		return
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.t.Fatal("redis-server is not installed; `make deps` installs it (Debian package redis-server)")
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		"--protected-mode", "yes", "--loglevel", "warning", "--dir", s.t.TempDir())
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis-server: %v", err)
+	}
+	s.cmd = cmd
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			s.t.Fatalf("redis-server on %s did not answer PING within 10s: %v", s.Addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Port is the server's port, for configs that want it alone.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Addr) }
