@@ -26,8 +26,9 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 		return
 	}
 	h := w.Header()
-	h["X-Auth-Request-User"] = []string{u.Name}
-	h["X-Auth-Request-Preferred-Username"] = []string{u.Name}
+	name := []string{u.Name} // one slice for both: the headers are only read
+	h["X-Auth-Request-User"] = name
+	h["X-Auth-Request-Preferred-Username"] = name
 	h["X-Auth-Request-Groups"] = []string{strings.Join(u.Groups, ",")}
 	if u.Email != "" {
 		h["X-Auth-Request-Email"] = []string{u.Email}
@@ -42,6 +43,9 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 // allowed_groups=g: they come from the proxy's configuration (the auth request's own
 // URL), and can only narrow what the global rules allow.
 func narrowedAllow(u *provider.User, r *http.Request) bool {
+	if r.URL.RawQuery == "" {
+		return true // most locations narrow nothing; skip parsing an empty query
+	}
 	q := r.URL.Query()
 	users, groups := splitComma(q.Get("allowed_users")), splitComma(q.Get("allowed_groups"))
 	if len(users) == 0 && len(groups) == 0 {
