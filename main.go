@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/memlimit"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
@@ -163,7 +164,7 @@ func newProvider(cfg *config.Config) provider.Provider {
 	if names.LocalPart || names.Lowercase || len(names.Map) > 0 {
 		p = provider.Renamed{Provider: p, Names: names}
 	}
-	return p
+	return provider.Scoped{Provider: p, Required: cfg.RequiredScopes}
 }
 
 func skipRoutes(routes []config.Route) []proxy.SkipRoute {
@@ -385,6 +386,9 @@ func serve(c *cli.Context) error {
 
 	ctx, stop := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if !memlimit.UserSet() {
+		go memlimit.Run(ctx, memlimit.Options{})
+	}
 	errc := make(chan error, 2)
 	if cfg.MetricsListen != "" {
 		mux := http.NewServeMux()
