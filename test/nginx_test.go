@@ -256,6 +256,29 @@ func TestNginxAuthRequest(t *testing.T) {
 		checkNginxIdentity(t, e, aliceID)
 	})
 
+	t.Run("websockets pass through nginx with the identity, and need a login", func(t *testing.T) {
+		if !aliceLoggedIn {
+			t.Skip("the login subtest failed")
+		}
+		cookies := http.Header{}
+		for _, c := range alice.Cookies(ngx.URL + "/") {
+			cookies.Add("Cookie", c.String())
+		}
+		checkWebSocketEcho(t, "browser session", ngx.URL+"/ws", "alice", cookies)
+		checkWebSocketEcho(t, "Hub token", ngx.URL+"/ws", "alice", http.Header{"Authorization": {"token " + aliceToken.Token}})
+		checkWebSocketEcho(t, "staff location", ngx.URL+"/staff/ws", "alice", cookies)
+		if _, resp, err := dialWebSocket(ngx.URL+"/ws", nil); err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			t.Errorf("a websocket without a login: status %d (%v), want 401", status, err)
+		}
+		if _, resp, err := dialWebSocket(ngx.URL+"/staff/ws", http.Header{"Authorization": {"token " + bobToken.Token}}); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+			t.Errorf("bob's websocket at /staff/: %v, want 403", err)
+		}
+	})
+
 	t.Run("sign out through nginx", func(t *testing.T) {
 		if !aliceLoggedIn {
 			t.Fatal("needs alice's browser login from the earlier subtest")
