@@ -64,13 +64,28 @@ func githubMember(ctx context.Context, client *http.Client, api, org, user, toke
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	switch resp.StatusCode {
-	case http.StatusNoContent:
+	switch {
+	case resp.StatusCode == http.StatusNoContent:
 		return true, nil
+	case rateLimited(resp):
+		// Not an answer about the user: caching "not a member" would lock members
+		// out for a whole cache_ttl.
+		return false, &UnavailableError{Err: fmt.Errorf("GitHub organization check: rate limited (HTTP %d)", resp.StatusCode)}
+	}
+	switch resp.StatusCode {
 	case http.StatusFound, http.StatusNotFound, http.StatusForbidden:
 		return false, nil
 	case http.StatusUnauthorized:
 		return false, ErrInvalidToken
 	}
 	return false, &UnavailableError{Err: fmt.Errorf("GitHub organization check: HTTP %d", resp.StatusCode)}
+}
+
+// rateLimited reports GitHub's rate-limit answers: 403 or 429 with no requests
+// left in the window, or with Retry-After (the secondary limits).
+func rateLimited(resp *http.Response) bool {
+	if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusTooManyRequests {
+		return false
+	}
+	return resp.Header.Get("X-RateLimit-Remaining") == "0" || resp.Header.Get("Retry-After") != ""
 }

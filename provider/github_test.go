@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -261,4 +262,42 @@ func TestGitHubExchangeErrorWith200(t *testing.T) {
 		t.Errorf("token %+v from an error answer", tok)
 	}
 	checkKind(t, err, kindInvalid)
+}
+
+// A rate-limited membership check says nothing about the user: the provider is
+// unavailable (nothing cached), not "not a member".
+func TestGitHubOrganizationRateLimit(t *testing.T) {
+	for name, h := range map[string]http.HandlerFunc{
+		"primary": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"message":"API rate limit exceeded for user ID 1."}`))
+		},
+		"secondary": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "60")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"message":"You have exceeded a secondary rate limit."}`))
+		},
+		"429": func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			g := newFakeGitHub(t, "", githubAlice)
+			g.handle("/orgs/hub-org/members/alice", h)
+			u, err := provider.NewGitHub(g.options(), []string{"hub-org"}).Lookup(context.Background(), userToken)
+			var ue *provider.UnavailableError
+			if !errors.As(err, &ue) {
+				t.Fatalf("Lookup = %+v, %v; want an UnavailableError", u, err)
+			}
+		})
+	}
+	// A plain 403 (no read:org, or SAML enforcement) still denies: fail closed.
+	g := newFakeGitHub(t, "", githubAlice)
+	g.handle("/orgs/hub-org/members/alice", reply(403, `{"message":"Resource protected by organization SAML enforcement."}`))
+	u, err := provider.NewGitHub(g.options(), []string{"hub-org"}).Lookup(context.Background(), userToken)
+	if err != nil || u.Denied == "" {
+		t.Fatalf("plain 403: Lookup = %+v, %v; want a denied user", u, err)
+	}
 }
