@@ -298,11 +298,16 @@ func serve(c *cli.Context) error {
 
 	m := metrics.New()
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg), Observe: m.ProviderCall})
+	var sessionRedis *redis.Client // nil: sessions live in the cookie
+	if cfg.SessionStore == "redis" {
+		sessionRedis = rdb
+	}
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.ServicePrefix,
 		Secrets: cfg.CookieSecrets,
 		Expire:  cfg.CookieExpire,
+		Redis:   sessionRedis,
 	})
 	if err != nil {
 		return err

@@ -256,7 +256,7 @@ func TestAttackCookieTampering(t *testing.T) {
 	// An expired session, sealed with the right key.
 	expiredStore, _ := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
 	rec := httptest.NewRecorder()
-	expiredStore.Save(rec, session.Session{AccessToken: "alice-token", Expires: time.Now().Add(-time.Minute).Unix()}, false)
+	expiredStore.Save(t.Context(), rec, session.Session{AccessToken: "alice-token", Expires: time.Now().Add(-time.Minute).Unix()}, false)
 	expired := rec.Result().Cookies()[0].Value
 	flip := func(s string, i int) string {
 		b := []byte(s)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -69,7 +70,8 @@ func hasAnyScope(held, wanted []string) bool {
 
 // credential finds the request's token: an Authorization header ("token X" or
 // "Bearer X", as the Hub accepts) wins over the session cookie. An expired access
-// token in the session is refreshed here, and the new session saved on w.
+// token in the session is refreshed here, and the new session saved on w. An error
+// wrapping session.ErrUnavailable means the session store did not answer.
 func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token string, fromHeader bool, err error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, ok := strings.Cut(h, " ")
@@ -78,22 +80,31 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token strin
 			return value, true, nil
 		}
 	}
-	sess, ok := s.o.Sessions.Load(r)
-	if !ok {
-		return "", false, nil
+	sess, ok, err := s.o.Sessions.Load(r)
+	if err != nil || !ok {
+		return "", false, err
 	}
 	if sess.NeedsRefresh(time.Now()) {
 		tok, err := s.o.Refresher.Refresh(r.Context(), sess.RefreshToken)
 		switch {
 		case errors.Is(err, provider.ErrInvalidToken):
+			// Refresh tokens rotate: with server-side sessions another replica may
+			// have refreshed this one first. Its result is in the store, not lost.
+			if again, ok, loadErr := s.o.Sessions.Load(r); loadErr == nil && ok && again.RefreshToken != sess.RefreshToken && !again.NeedsRefresh(time.Now()) {
+				return again.AccessToken, false, nil
+			}
 			s.log.Info("session refresh refused; the user must log in again", zap.Error(err))
-			s.o.Sessions.Clear(w, s.secure(r))
-			return "", false, nil
+			return "", false, s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
 		case err != nil:
 			return "", false, err
 		}
-		sess = s.o.Sessions.Continue(sess.Expires, tok)
-		if err := s.o.Sessions.Save(w, sess, s.secure(r)); err != nil {
+		sess = s.o.Sessions.Continue(sess, tok)
+		err = s.o.Sessions.Save(r.Context(), w, sess, s.secure(r))
+		if errors.Is(err, session.ErrEnded) {
+			// Signed out while the refresh was in flight: it stays signed out.
+			return "", false, s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
+		}
+		if err != nil {
 			return "", false, err
 		}
 	}
@@ -108,9 +119,10 @@ const (
 	noCredential          // not logged in, or the token is no longer valid
 	forbidden             // logged in, not allowed
 	providerDown          // nothing is known: the provider did not answer
+	storeDown             // nothing is known: the session store did not answer
 )
 
-var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down"}
+var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down", storeDown: "store_down"}
 
 // authenticate decides who the request is from and whether they may pass, and counts
 // the decision.
@@ -121,10 +133,16 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 }
 
 // decide is authenticate's work. When the session's token is no longer valid, the
-// session cookie is cleared.
+// session is cleared. When the session store does not answer, the session is left
+// alone: it is not known to be over, so the user is neither logged out nor sent to
+// log in.
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
 	token, fromHeader, err := s.credential(w, r)
-	if err != nil {
+	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		s.storeFailed(err)
+		return nil, "", false, storeDown
+	case err != nil:
 		s.log.Error("session refresh failed", zap.Error(err))
 		return nil, "", false, providerDown
 	}
@@ -139,7 +157,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 	switch {
 	case errors.Is(err, provider.ErrInvalidToken):
 		if !fromHeader {
-			s.o.Sessions.Clear(w, s.secure(r))
+			if err := s.o.Sessions.Clear(r.Context(), w, r, s.secure(r)); err != nil {
+				s.storeFailed(err)
+				return nil, "", false, storeDown
+			}
 		}
 		return nil, "", fromHeader, noCredential
 	case err != nil:
@@ -162,6 +183,9 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request
 		return
 	case providerDown:
 		s.providerDown(w, r)
+		return
+	case storeDown:
+		s.storeDown(w, r)
 		return
 	case forbidden:
 		s.notAllowed(w, r, u)
@@ -201,6 +225,14 @@ func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {
 		"The identity provider did not answer. Try again in a moment.")
 }
 
+// storeDown answers a request whose session could not be read: 503, and the cookie
+// kept, so the user is still logged in once the store is back.
+func (s *Server) storeDown(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	writePage(w, r, http.StatusServiceUnavailable, "Session store unavailable",
+		"hubgate cannot reach its session store, so it cannot tell whether you are signed in. Try again in a moment.")
+}
+
 func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request, u *provider.User) {
 	why := "this service is not open to you"
 	if u.Denied != "" {
@@ -233,7 +265,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request)
 }
 
 // refuseJSON answers a decision other than authenticated, for API-style endpoints:
-// 401 not logged in, 403 not allowed, 502 provider down.
+// 401 not logged in, 403 not allowed, 502 provider down, 503 session store down.
 func refuseJSON(w http.ResponseWriter, result outcome) {
 	switch result {
 	case noCredential:
@@ -241,6 +273,9 @@ func refuseJSON(w http.ResponseWriter, result outcome) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
 	case providerDown:
 		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
+	case storeDown:
+		w.Header().Set("Retry-After", "5")
+		writeJSON(w, http.StatusServiceUnavailable, errorBody{http.StatusServiceUnavailable, "Session store unavailable"})
 	default:
 		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})
 	}

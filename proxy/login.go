@@ -58,7 +58,13 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	login, err := s.o.Sessions.TakeLogin(w, r, state, secure)
 	if err != nil {
 		// A callback replayed by the back button, in a browser that is logged in.
-		if _, ok := s.o.Sessions.Load(r); ok {
+		_, ok, err := s.o.Sessions.Load(r)
+		if err != nil {
+			s.storeFailed(err)
+			s.storeDownAtLogin(w, r)
+			return
+		}
+		if ok {
 			redirect(w, s.o.ServicePrefix)
 			return
 		}
@@ -95,8 +101,18 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 		s.notAllowed(w, r, u)
 		return
 	}
-	// A new login always replaces whatever session cookie the browser had (fixation).
-	if err := s.o.Sessions.Save(w, s.o.Sessions.Start(tok), secure); err != nil {
+	// A new login always replaces whatever session the browser had (fixation): the
+	// old server-side one ends here, and the cookie is overwritten.
+	err = s.o.Sessions.Revoke(r.Context(), r)
+	if err == nil {
+		err = s.o.Sessions.Save(r.Context(), w, s.o.Sessions.Start(tok), secure)
+	}
+	switch {
+	case errors.Is(err, session.ErrUnavailable):
+		s.storeFailed(err)
+		s.storeDownAtLogin(w, r)
+		return
+	case err != nil:
 		s.log.Error("saving session", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not save the session.")
 		return
@@ -105,12 +121,25 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	redirect(w, login.Redirect)
 }
 
-// signOut ends the session here, and at the Hub too when hub_logout is on.
+// signOut ends the session here, and at the Hub too when hub_logout is on. With a
+// session store that does not answer it ends nothing and says so: a sign-out that
+// only seemed to work would leave the session alive on the server.
 func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
-	if sess, ok := s.o.Sessions.Load(r); ok {
-		s.o.Cache.Forget(sess.AccessToken)
+	sess, ok, err := s.o.Sessions.Load(r)
+	if err == nil {
+		if ok {
+			s.o.Cache.Forget(sess.AccessToken)
+		}
+		err = s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
 	}
-	s.o.Sessions.Clear(w, s.secure(r))
+	if err != nil {
+		s.storeFailed(err)
+		w.Header().Set("Retry-After", "5")
+		writePageLink(w, r, http.StatusServiceUnavailable, "Session store unavailable",
+			"hubgate cannot reach its session store, so your session was not ended. Sign out again in a moment.",
+			s.o.Prefix+"/sign_out", "Sign out again")
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if s.o.HubLogout {
 		redirect(w, s.o.HubURL+"/hub/logout")
@@ -121,6 +150,14 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writePageLink(w, r, http.StatusOK, "Signed out", "You are signed out.", s.o.Prefix+"/start", "Sign in again")
+}
+
+// storeDownAtLogin answers a login that cannot be saved because the session store
+// did not answer. The login state is used up, so the way on is a new login.
+func (s *Server) storeDownAtLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", "5")
+	s.retryPage(w, r, http.StatusServiceUnavailable, "Session store unavailable",
+		"hubgate cannot reach its session store, so it could not save your login. Try again in a moment.")
 }
 
 // retryPage answers a failed login with a link to start over, never an automatic

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,7 +54,8 @@ type Server struct {
 	log          *zap.Logger
 	access       *zap.Logger // the access log: one line per request
 	callbackPath string
-	httpsOnly    bool // the browser-facing address is https, so cookies are Secure
+	httpsOnly    bool         // the browser-facing address is https, so cookies are Secure
+	storeLogged  atomic.Int64 // unix seconds: the last session store failure logged
 }
 
 // New returns a Server.
@@ -153,8 +155,23 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 		writePage(w, r, http.StatusServiceUnavailable, "Not ready", "The identity provider cannot be reached.")
 		return
 	}
+	if err := s.o.Sessions.Ready(r.Context()); err != nil {
+		s.log.Warn("not ready: session store unreachable; check that Redis (redis_url) is up", zap.Error(err))
+		writePage(w, r, http.StatusServiceUnavailable, "Not ready", "The session store cannot be reached.")
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("OK\n"))
+}
+
+// storeFailed logs a session store failure at most once a minute: while Redis is
+// down every request with a session fails alike, and the access log counts them.
+func (s *Server) storeFailed(err error) {
+	now, last := time.Now().Unix(), s.storeLogged.Load()
+	if now-last < 60 || !s.storeLogged.CompareAndSwap(last, now) {
+		return
+	}
+	s.log.Error("session store unavailable: requests with a session get 503 until Redis (redis_url) answers again", zap.Error(err))
 }
 
 // secure reports whether the browser reached us over https, which decides the cookies'

@@ -96,7 +96,7 @@ func newBenchGate(b *testing.B) *benchGate {
 		Metrics:        m,
 	})
 	rec := httptest.NewRecorder()
-	if err := store.Save(rec, store.Start(&oauth2.Token{AccessToken: benchToken}), false); err != nil {
+	if err := store.Save(b.Context(), rec, store.Start(&oauth2.Token{AccessToken: benchToken}), false); err != nil {
 		b.Fatal(err)
 	}
 	return &benchGate{server: srv, hub: hub, cookie: rec.Result().Cookies()[0]}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/oauth2"
@@ -123,7 +124,25 @@ type fixture struct {
 
 func newFixture(t *testing.T, access Access) *fixture {
 	t.Helper()
-	f := &fixture{hub: newFakeHub(), seen: make(chan http.Header, 100)}
+	return newFixtureWith(t, access, fixtureOptions{})
+}
+
+// fixtureOptions make variants of the fixture: replicas sharing a Hub and a Redis.
+type fixtureOptions struct {
+	hub     *fakeHub          // nil: a new one
+	redis   *redis.Client     // server-side sessions; nil keeps them in cookies
+	refresh provider.Provider // what the Refresher calls; nil: the hub
+}
+
+func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
+	t.Helper()
+	if o.hub == nil {
+		o.hub = newFakeHub()
+	}
+	if o.refresh == nil {
+		o.refresh = o.hub
+	}
+	f := &fixture{hub: o.hub, seen: make(chan http.Header, 100)}
 	f.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Clone()
 		h.Set("X-Seen-Uri", r.RequestURI)
@@ -131,7 +150,7 @@ func newFixture(t *testing.T, access Access) *fixture {
 		w.Write([]byte("upstream:" + r.URL.Path))
 	}))
 	t.Cleanup(f.upstream.Close)
-	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
+	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour, Redis: o.redis})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +168,7 @@ func newFixture(t *testing.T, access Access) *fixture {
 		Sessions:       store,
 		Upstream:       fwd,
 		Access:         access,
-		Refresher:      provider.NewRefresher(f.hub, time.Second),
+		Refresher:      provider.NewRefresher(o.refresh, time.Second),
 		SkipSignInPage: true,
 		LoginService:   "JupyterHub",
 		ServicePrefix:  "/",
@@ -573,7 +592,7 @@ func (f *fixture) expiredSession(t *testing.T, refreshToken string) []*http.Cook
 	t.Helper()
 	w := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "stale", RefreshToken: refreshToken, TokenExpiry: time.Now().Add(-time.Minute).Unix(), Expires: time.Now().Add(time.Hour).Unix()}
-	if err := f.server.o.Sessions.Save(w, sess, false); err != nil {
+	if err := f.server.o.Sessions.Save(t.Context(), w, sess, false); err != nil {
 		t.Fatal(err)
 	}
 	return w.Result().Cookies()

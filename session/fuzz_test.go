@@ -15,7 +15,7 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	store.Save(rec, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()}, false)
+	store.Save(f.Context(), rec, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()}, false)
 	valid := rec.Result().Cookies()[0].Value
 	for _, seed := range []string{valid, valid[:len(valid)-1], "", "x", "MTcw|YQ==|Zm9v", strings.Repeat("A", 5000)} {
 		f.Add(seed)
@@ -23,7 +23,10 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, value string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Cookie", "_hubgate="+value)
-		sess, ok := store.Load(r)
+		sess, ok, err := store.Load(r)
+		if err != nil {
+			t.Fatalf("Load of %q: %v", value, err)
+		}
 		// Each fuzz worker seals its own copy, so compare contents, not bytes: only
 		// the one session ever sealed may come out.
 		if ok && sess.AccessToken != "tok" {

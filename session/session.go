@@ -1,8 +1,11 @@
-// Package session keeps hubgate's browser state in signed, encrypted cookies: the
-// session (the user's access token) and the short-lived login state (OAuth state, PKCE).
+// Package session keeps hubgate's browser state: the session (the user's access
+// token) and the short-lived login state (OAuth state, PKCE), in signed, encrypted
+// cookies. With Redis the session itself lives server-side and its cookie holds only
+// a ticket to it (redis.go); the login state stays a cookie either way.
 package session
 
 import (
+	"context"
 	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 )
 
@@ -32,6 +36,10 @@ type Session struct {
 	Expires      int64  `json:"e"`           // unix seconds: the session ends
 	RefreshToken string `json:"r,omitempty"` // providers that issue one (DOT)
 	TokenExpiry  int64  `json:"x,omitempty"` // unix seconds: the access token needs refreshing
+
+	// ticket is the server-side session this one was loaded from (Redis only), so
+	// that saving it after a refresh rewrites that entry rather than starting another.
+	ticket *ticket
 }
 
 // NeedsRefresh reports whether the access token has expired (or is about to) and a
@@ -56,15 +64,21 @@ type Options struct {
 	Path    string        // cookie path (the service prefix)
 	Secrets []string      // first encodes, all decode
 	Expire  time.Duration // longest session
+	// Redis keeps sessions server-side, so that signing out ends them everywhere;
+	// nil keeps them in the cookie.
+	Redis *redis.Client
 }
 
-// Store reads and writes hubgate's cookies.
+// Store reads and writes hubgate's sessions (in cookies, or in Redis) and login state.
 type Store struct {
 	name, path string
 	expire     time.Duration
 	session    []securecookie.Codec
 	login      []securecookie.Codec
-	decoded    decodedSessions
+	decoded    decodedSessions // cookie store only
+
+	rdb     *redis.Client        // nil: sessions live in the cookie
+	tickets []securecookie.Codec // the session cookie's codecs with Redis
 }
 
 // NewStore derives an HMAC-SHA256 key and an AES-256 key from each secret. Keeping a
@@ -73,7 +87,7 @@ func NewStore(o Options) (*Store, error) {
 	if len(o.Secrets) == 0 {
 		return nil, errors.New("session: no cookie secret")
 	}
-	s := &Store{name: o.Name, path: o.Path, expire: o.Expire}
+	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, rdb: o.Redis}
 	for _, secret := range o.Secrets {
 		hashKey, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate cookie hmac", 32)
 		if err != nil {
@@ -85,6 +99,17 @@ func NewStore(o Options) (*Store, error) {
 		}
 		s.session = append(s.session, codec(hashKey, blockKey, o.Expire))
 		s.login = append(s.login, codec(hashKey, blockKey, LoginMaxAge))
+		// Tickets get keys of their own, so a cookie from one store is never read by
+		// the other when an operator switches session_store: it is simply no session.
+		ticketHash, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate ticket hmac", 32)
+		if err != nil {
+			return nil, err
+		}
+		ticketBlock, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate ticket aes", 32)
+		if err != nil {
+			return nil, err
+		}
+		s.tickets = append(s.tickets, codec(ticketHash, ticketBlock, o.Expire))
 	}
 	return s, nil
 }
@@ -101,23 +126,35 @@ func (s *Store) Owns(name string) bool {
 	return name == s.name || strings.HasPrefix(name, s.name+"_")
 }
 
+// ErrUnavailable means the session store (Redis) did not answer: whether the
+// request has a session is unknown, which is not the same as having none.
+var ErrUnavailable = errors.New("session store unavailable")
+
+// ErrEnded means a session was ended (signed out, expired) while a request still
+// held it, so saving it would bring it back.
+var ErrEnded = errors.New("session: ended meanwhile")
+
 // Load returns the request's session. Any cookie that fails to decode, or has
-// expired, is simply no session: the user logs in again, never a 500.
-func (s *Store) Load(r *http.Request) (Session, bool) {
+// expired, is simply no session: the user logs in again, never a 500. The error is
+// for a store that cannot answer (ErrUnavailable), never for a bad cookie.
+func (s *Store) Load(r *http.Request) (Session, bool, error) {
+	if s.rdb != nil {
+		return s.loadServer(r)
+	}
 	c, err := r.Cookie(s.name)
 	if err != nil {
-		return Session{}, false
+		return Session{}, false, nil
 	}
 	now := time.Now().Unix()
 	if sess, ok := s.decoded.get(c.Value, now); ok {
-		return sess, true
+		return sess, true, nil
 	}
 	var sess Session
 	if err := securecookie.DecodeMulti(s.name, c.Value, &sess, s.session...); err != nil {
-		return Session{}, false
+		return Session{}, false, nil
 	}
 	if sess.AccessToken == "" || now >= sess.Expires {
-		return Session{}, false
+		return Session{}, false, nil
 	}
 	if stamp, ok := cookieTimestamp(c.Value); ok {
 		until := sess.Expires
@@ -127,7 +164,7 @@ func (s *Store) Load(r *http.Request) (Session, bool) {
 		}
 		s.decoded.put(c.Value, sess, until)
 	}
-	return sess, true
+	return sess, true, nil
 }
 
 // decodedSessions remembers session cookie values that verified and decrypted, and
@@ -203,13 +240,14 @@ func cookieTimestamp(value string) (int64, bool) {
 // Start makes a session for a fresh token. The session ends with the token or after
 // the configured expiry, whichever is first.
 func (s *Store) Start(tok *oauth2.Token) Session {
-	return s.Continue(time.Now().Add(s.expire).Unix(), tok)
+	return s.Continue(Session{Expires: time.Now().Add(s.expire).Unix()}, tok)
 }
 
-// Continue updates a session with refreshed tokens, keeping its end. Without a refresh
-// token the session cannot outlive its access token.
-func (s *Store) Continue(expires int64, tok *oauth2.Token) Session {
-	sess := Session{AccessToken: tok.AccessToken, Expires: expires, RefreshToken: tok.RefreshToken}
+// Continue updates a session with refreshed tokens, keeping its end (and, with
+// Redis, its ticket, so Save rewrites it in place). Without a refresh token the
+// session cannot outlive its access token.
+func (s *Store) Continue(prev Session, tok *oauth2.Token) Session {
+	sess := Session{AccessToken: tok.AccessToken, Expires: prev.Expires, RefreshToken: tok.RefreshToken, ticket: prev.ticket}
 	if !tok.Expiry.IsZero() {
 		if sess.RefreshToken != "" {
 			sess.TokenExpiry = tok.Expiry.Unix()
@@ -220,8 +258,13 @@ func (s *Store) Continue(expires int64, tok *oauth2.Token) Session {
 	return sess
 }
 
-// Save writes the session cookie.
-func (s *Store) Save(w http.ResponseWriter, sess Session, secure bool) error {
+// Save writes the session cookie and, with Redis, the session itself: a session from
+// Start gets a new ticket, one from Load or Continue rewrites its entry (ErrEnded if
+// that was deleted meanwhile).
+func (s *Store) Save(ctx context.Context, w http.ResponseWriter, sess Session, secure bool) error {
+	if s.rdb != nil {
+		return s.saveServer(ctx, w, sess, secure)
+	}
 	value, err := securecookie.EncodeMulti(s.name, sess, s.session...)
 	if err != nil {
 		return fmt.Errorf("session: encode: %w", err)
@@ -230,9 +273,16 @@ func (s *Store) Save(w http.ResponseWriter, sess Session, secure bool) error {
 	return nil
 }
 
-// Clear deletes the session cookie.
-func (s *Store) Clear(w http.ResponseWriter, secure bool) {
+// Clear ends the request's session: with Redis it deletes the server-side session,
+// so every copy of the cookie dies with it, then the cookie. When Redis does not
+// answer the cookie is kept and the error says so, so that signing out can be tried
+// again rather than seeming to work.
+func (s *Store) Clear(ctx context.Context, w http.ResponseWriter, r *http.Request, secure bool) error {
+	if err := s.Revoke(ctx, r); err != nil {
+		return err
+	}
 	http.SetCookie(w, s.cookie(s.name, "", -1, secure))
+	return nil
 }
 
 // NewLogin makes fresh login state: a 256-bit state and a PKCE verifier.

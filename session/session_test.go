@@ -52,6 +52,17 @@ func request(cookies ...*http.Cookie) *http.Request {
 	return r
 }
 
+// load is Store.Load for a store that must answer: a cookie's fate is ok or not,
+// never an error.
+func load(t *testing.T, s *session.Store, r *http.Request) (session.Session, bool) {
+	t.Helper()
+	sess, ok, err := s.Load(r)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return sess, ok
+}
+
 func fresh() session.Session {
 	return session.Session{AccessToken: "hub-token-abc123", Expires: time.Now().Add(time.Hour).Unix()}
 }
@@ -66,11 +77,11 @@ func TestRoundTrip(t *testing.T) {
 	s := newStore(t, secretNew)
 	in := fresh()
 	rec := httptest.NewRecorder()
-	if err := s.Save(rec, in, false); err != nil {
+	if err := s.Save(t.Context(), rec, in, false); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
-	out, ok := s.Load(request(c))
+	out, ok := load(t, s, request(c))
 	if !ok {
 		t.Fatal("Load: no session")
 	}
@@ -81,7 +92,7 @@ func TestRoundTrip(t *testing.T) {
 
 func TestNoCookie(t *testing.T) {
 	s := newStore(t, secretNew)
-	if _, ok := s.Load(request()); ok {
+	if _, ok := load(t, s, request()); ok {
 		t.Error("session without a cookie")
 	}
 }
@@ -90,7 +101,7 @@ func TestCookieAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		s := newStore(t, secretNew)
 		rec := httptest.NewRecorder()
-		if err := s.Save(rec, fresh(), secure); err != nil {
+		if err := s.Save(t.Context(), rec, fresh(), secure); err != nil {
 			t.Fatal(err)
 		}
 		c := onlyCookie(t, rec)
@@ -123,7 +134,7 @@ func TestMaxAgeFollowsSessionExpiry(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "t", Expires: time.Now().Add(10 * time.Minute).Unix()}
-	if err := s.Save(rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, sess, false); err != nil {
 		t.Fatal(err)
 	}
 	if c := onlyCookie(t, rec); c.MaxAge > 600 || c.MaxAge < 600-5 {
@@ -135,7 +146,7 @@ func TestValueIsEncrypted(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "very-secret-hub-token", Expires: time.Now().Add(time.Hour).Unix()}
-	if err := s.Save(rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, sess, false); err != nil {
 		t.Fatal(err)
 	}
 	value := onlyCookie(t, rec).Value
@@ -158,7 +169,7 @@ func TestValueIsEncrypted(t *testing.T) {
 func TestTamperedCookie(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	if err := s.Save(rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
 		t.Fatal(err)
 	}
 	good := onlyCookie(t, rec).Value
@@ -187,7 +198,7 @@ func TestTamperedCookie(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, site.String(), nil)
 			r.Header.Set("Cookie", "_hubgate="+value)
-			if sess, ok := s.Load(r); ok {
+			if sess, ok := load(t, s, r); ok {
 				t.Errorf("tampered cookie accepted: %+v", sess)
 			}
 		})
@@ -196,10 +207,10 @@ func TestTamperedCookie(t *testing.T) {
 
 func TestOtherSecret(t *testing.T) {
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretOld).Save(rec, fresh(), false); err != nil {
+	if err := newStore(t, secretOld).Save(t.Context(), rec, fresh(), false); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := newStore(t, secretNew).Load(request(onlyCookie(t, rec))); ok {
+	if _, ok := load(t, newStore(t, secretNew), request(onlyCookie(t, rec))); ok {
 		t.Error("cookie made with another secret accepted")
 	}
 }
@@ -207,7 +218,7 @@ func TestOtherSecret(t *testing.T) {
 func TestOtherCookieName(t *testing.T) {
 	// The name is part of the MAC: a value moved to another store's name fails.
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretNew).Save(rec, fresh(), false); err != nil {
+	if err := newStore(t, secretNew).Save(t.Context(), rec, fresh(), false); err != nil {
 		t.Fatal(err)
 	}
 	other, err := session.NewStore(session.Options{Name: "_other", Path: "/", Secrets: []string{secretNew}, Expire: time.Hour})
@@ -215,7 +226,7 @@ func TestOtherCookieName(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := request(&http.Cookie{Name: "_other", Value: onlyCookie(t, rec).Value})
-	if _, ok := other.Load(r); ok {
+	if _, ok := load(t, other, r); ok {
 		t.Error("session cookie accepted under another name")
 	}
 }
@@ -223,27 +234,27 @@ func TestOtherCookieName(t *testing.T) {
 func TestSecretRotation(t *testing.T) {
 	in := fresh()
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretOld).Save(rec, in, false); err != nil {
+	if err := newStore(t, secretOld).Save(t.Context(), rec, in, false); err != nil {
 		t.Fatal(err)
 	}
 	oldCookie := onlyCookie(t, rec)
 
 	rotated := newStore(t, secretNew, secretOld)
-	out, ok := rotated.Load(request(oldCookie))
+	out, ok := load(t, rotated, request(oldCookie))
 	if !ok || out != in {
 		t.Fatalf("rotated store read old cookie: %+v, %v", out, ok)
 	}
 
 	// New cookies are signed with the first secret only.
 	rec = httptest.NewRecorder()
-	if err := rotated.Save(rec, in, false); err != nil {
+	if err := rotated.Save(t.Context(), rec, in, false); err != nil {
 		t.Fatal(err)
 	}
 	newCookie := onlyCookie(t, rec)
-	if _, ok := newStore(t, secretNew).Load(request(newCookie)); !ok {
+	if _, ok := load(t, newStore(t, secretNew), request(newCookie)); !ok {
 		t.Error("cookie from the rotated store is not readable with the new secret")
 	}
-	if _, ok := newStore(t, secretOld).Load(request(newCookie)); ok {
+	if _, ok := load(t, newStore(t, secretOld), request(newCookie)); ok {
 		t.Error("cookie from the rotated store was signed with the old secret")
 	}
 }
@@ -259,11 +270,11 @@ func TestExpiredOrEmptySession(t *testing.T) {
 	for name, sess := range tests {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			if err := s.Save(rec, sess, false); err != nil {
+			if err := s.Save(t.Context(), rec, sess, false); err != nil {
 				t.Fatal(err)
 			}
 			c := onlyCookie(t, rec)
-			if got, ok := s.Load(request(c)); ok {
+			if got, ok := load(t, s, request(c)); ok {
 				t.Errorf("Load = %+v, want no session", got)
 			}
 		})
@@ -273,7 +284,7 @@ func TestExpiredOrEmptySession(t *testing.T) {
 func TestExpiredCookieDeletes(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	if err := s.Save(rec, session.Session{AccessToken: "t", Expires: time.Now().Add(-time.Minute).Unix()}, false); err != nil {
+	if err := s.Save(t.Context(), rec, session.Session{AccessToken: "t", Expires: time.Now().Add(-time.Minute).Unix()}, false); err != nil {
 		t.Fatal(err)
 	}
 	if c := onlyCookie(t, rec); c.MaxAge >= 0 {
@@ -290,15 +301,15 @@ func TestCodecMaxAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
-	if _, ok := s.Load(request(c)); !ok {
+	if _, ok := load(t, s, request(c)); !ok {
 		t.Fatal("fresh cookie refused")
 	}
 	time.Sleep(2100 * time.Millisecond)
-	if _, ok := s.Load(request(c)); ok {
+	if _, ok := load(t, s, request(c)); ok {
 		t.Error("cookie older than Expire accepted")
 	}
 }
@@ -331,7 +342,9 @@ func TestStart(t *testing.T) {
 func TestClear(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	s.Clear(rec, true)
+	if err := s.Clear(t.Context(), rec, request(), true); err != nil {
+		t.Fatal(err)
+	}
 	c := onlyCookie(t, rec)
 	if c.Name != "_hubgate" || c.MaxAge >= 0 || c.Value != "" || c.Path != "/svc/" || !c.Secure || !c.HttpOnly {
 		t.Errorf("Clear cookie = %+v", c)
@@ -501,11 +514,11 @@ func TestLoginCookieNotASession(t *testing.T) {
 	s := newStore(t, secretNew)
 	l := session.NewLogin("/")
 	c := saveLogin(t, s, newBrowser(t), l)
-	if _, ok := s.Load(request(&http.Cookie{Name: "_hubgate", Value: c.Value})); ok {
+	if _, ok := load(t, s, request(&http.Cookie{Name: "_hubgate", Value: c.Value})); ok {
 		t.Error("login cookie value accepted as a session")
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
 		t.Fatal(err)
 	}
 	r := request(&http.Cookie{Name: c.Name, Value: onlyCookie(t, rec).Value})
