@@ -3,10 +3,14 @@ package provider
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -35,22 +39,35 @@ type CacheOptions struct {
 	// identity that leaves the cache. Either may be nil.
 	Observe func(result string)
 	OnEvict func()
+	// Store "redis" puts Redis behind the in-process cache: replicas sharing it make
+	// one provider call per token and TTL between them. Anything else, or a nil
+	// Redis, keeps identities in this process only.
+	Store string
+	Redis *redis.Client
+	// Logger is told, at most once a minute, that Redis fails and the cache makes do
+	// without it. Nil logs nothing.
+	Logger *zap.Logger
 }
 
 type entry struct {
 	user    *User
 	fetched time.Time
+	// shared marks an identity read from Redis: fetched elsewhere, earlier than its
+	// time in this LRU says.
+	shared bool
 }
 
 // Cache answers lookups from memory for TTL. It is keyed by the token's SHA-256, never
 // the token itself, and concurrent misses for one token share one provider call.
 type Cache struct {
-	lookup  func(context.Context, string) (*User, error)
-	o       CacheOptions
-	users   *expirable.LRU[[sha256.Size]byte, entry]
-	invalid *expirable.LRU[[sha256.Size]byte, struct{}]
-	flight  singleflight.Group
-	slots   chan struct{}
+	lookup     func(context.Context, string) (*User, error)
+	o          CacheOptions
+	users      *expirable.LRU[[sha256.Size]byte, entry]
+	invalid    *expirable.LRU[[sha256.Size]byte, time.Time] // when the provider said so
+	flight     singleflight.Group
+	slots      chan struct{}
+	shared     *tier // nil without Redis
+	invalidTTL time.Duration
 }
 
 // NewCache puts a cache of size entries and the given TTL in front of p.
@@ -63,7 +80,10 @@ func NewCacheWith(p Looker, o CacheOptions) *Cache {
 	if o.MaxInFlight <= 0 {
 		o.MaxInFlight = 64
 	}
-	c := &Cache{lookup: p.Lookup, o: o, slots: make(chan struct{}, o.MaxInFlight)}
+	c := &Cache{lookup: p.Lookup, o: o, slots: make(chan struct{}, o.MaxInFlight), invalidTTL: min(InvalidTTL, o.TTL)}
+	if o.Store == "redis" {
+		c.shared = newTier(o.Redis, o.Logger, "Redis unavailable, using the in-process identity cache only", 0)
+	}
 	onEvict := func([sha256.Size]byte, entry) {
 		if c.o.OnEvict != nil {
 			c.o.OnEvict()
@@ -71,7 +91,7 @@ func NewCacheWith(p Looker, o CacheOptions) *Cache {
 	}
 	// Entries live TTL + StaleIfError; past TTL they are only a fallback.
 	c.users = expirable.NewLRU[[sha256.Size]byte, entry](o.Size, onEvict, o.TTL+o.StaleIfError)
-	c.invalid = expirable.NewLRU[[sha256.Size]byte, struct{}](max(o.Size/10, 100), nil, min(InvalidTTL, o.TTL))
+	c.invalid = expirable.NewLRU[[sha256.Size]byte, time.Time](max(o.Size/10, 100), nil, c.invalidTTL)
 	return c
 }
 
@@ -81,12 +101,15 @@ func (c *Cache) observe(result string) {
 	}
 }
 
-// fresh reports whether a cached identity is within its TTL.
+// fresh reports whether a cached identity is within its TTL. The LRU's own expiry
+// says so, unless it keeps entries past TTL as a stale fallback or the entry came
+// from Redis.
 func (c *Cache) fresh(e entry) bool {
-	return c.o.StaleIfError == 0 || time.Since(e.fetched) < c.o.TTL
+	return (c.o.StaleIfError == 0 && !e.shared) || time.Since(e.fetched) < c.o.TTL
 }
 
 // Lookup returns the token's user; hit says whether the provider was spared a call.
+// A hit allocates nothing: everything else is in miss.
 func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, err error) {
 	key := sha256.Sum256([]byte(token))
 	cached, found := c.users.Get(key)
@@ -94,33 +117,25 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 		c.observe("hit")
 		return cached.user, true, nil
 	}
-	if _, ok := c.invalid.Get(key); ok {
+	if at, ok := c.invalid.Get(key); ok && time.Since(at) < c.invalidTTL {
 		c.observe("hit")
 		return nil, true, ErrInvalidToken
 	}
-	ch := c.flight.DoChan(string(key[:]), func() (interface{}, error) {
-		// Another flight may have finished between our miss and now.
-		if e, ok := c.users.Get(key); ok && c.fresh(e) {
-			return e.user, nil
-		}
-		// One caller giving up must not fail the others waiting on this call.
-		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.Timeout)
-		defer cancel()
-		select {
-		case c.slots <- struct{}{}:
-			defer func() { <-c.slots }()
-		case <-callCtx.Done():
-			return nil, &UnavailableError{Err: errors.New("too many identity lookups in flight")}
-		}
-		u, err := c.lookup(callCtx, token)
-		switch {
-		case err == nil:
-			c.users.Add(key, entry{user: u, fetched: time.Now()})
-		case errors.Is(err, ErrInvalidToken):
-			c.users.Remove(key)
-			c.invalid.Add(key, struct{}{})
-		}
-		return u, err
+	return c.miss(ctx, key, token, cached, found)
+}
+
+// answer is a flight's result: the user, and whether another replica's lookup
+// spared this one its provider call.
+type answer struct {
+	user   *User
+	shared bool
+}
+
+// miss asks for the token once for all concurrent callers in this process; cached is
+// the expired identity, if found, that stale-if-error may still serve.
+func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, cached entry, found bool) (*User, bool, error) {
+	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
+		return c.fetch(ctx, key, token)
 	})
 	select {
 	case <-ctx.Done():
@@ -129,9 +144,17 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 		var ue *UnavailableError
 		switch {
 		case res.Err == nil:
-			c.observe("miss")
-			return res.Val.(*User), false, nil
-		case found && errors.As(res.Err, &ue):
+			a := res.Val.(answer)
+			if a.shared {
+				c.observe("hit")
+			} else {
+				c.observe("miss")
+			}
+			return a.user, a.shared, nil
+		case errors.Is(res.Err, ErrInvalidToken) && res.Val != nil && res.Val.(answer).shared:
+			c.observe("hit")
+			return nil, true, res.Err
+		case found && c.o.StaleIfError > 0 && time.Since(cached.fetched) < c.o.TTL+c.o.StaleIfError && errors.As(res.Err, &ue):
 			// The provider is down: within the grace, the last answer stands.
 			c.observe("stale")
 			return cached.user, true, nil
@@ -141,11 +164,142 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 	}
 }
 
-// Forget drops what is known about token, e.g. at sign-out.
+// fetch is one flight: Redis first when there is one, the provider otherwise.
+func (c *Cache) fetch(ctx context.Context, key [sha256.Size]byte, token string) (answer, error) {
+	// Another flight may have finished between our miss and now.
+	if e, ok := c.users.Get(key); ok && c.fresh(e) {
+		return answer{user: e.user}, nil
+	}
+	// One caller giving up must not fail the others waiting on this call.
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.Timeout)
+	defer cancel()
+	if c.shared.up() {
+		if a, done, err := c.fetchShared(callCtx, key, token); done {
+			return a, err
+		}
+	}
+	u, _, err := c.call(callCtx, key, token)
+	return answer{user: u}, err
+}
+
+// call asks the provider, within the bound on calls in flight, and keeps the answer
+// in memory.
+func (c *Cache) call(ctx context.Context, key [sha256.Size]byte, token string) (*User, time.Time, error) {
+	select {
+	case c.slots <- struct{}{}:
+		defer func() { <-c.slots }()
+	case <-ctx.Done():
+		return nil, time.Time{}, &UnavailableError{Err: errors.New("too many identity lookups in flight")}
+	}
+	u, err := c.lookup(ctx, token)
+	now := time.Now()
+	switch {
+	case err == nil:
+		c.users.Add(key, entry{user: u, fetched: now})
+	case errors.Is(err, ErrInvalidToken):
+		c.users.Remove(key)
+		c.invalid.Add(key, now)
+	}
+	return u, now, err
+}
+
+// sharedEntry is an identity (or a rejection) as Redis keeps it. User's own JSON
+// leaves fields out, so this spells every one.
+type sharedEntry struct {
+	Name    string   `json:"n,omitempty"`
+	Groups  []string `json:"g,omitempty"`
+	Email   string   `json:"e,omitempty"`
+	Admin   bool     `json:"a,omitempty"`
+	Scopes  []string `json:"s,omitempty"`
+	Kind    string   `json:"k,omitempty"`
+	Denied  string   `json:"d,omitempty"`
+	Invalid bool     `json:"x,omitempty"`
+	Fetched int64    `json:"t"` // unix ms of the provider's answer
+}
+
+func sharedKeys(key [sha256.Size]byte) (val, lock string) {
+	h := hex.EncodeToString(key[:])
+	return "hubgate:user:" + h, "hubgate:user-lock:" + h
+}
+
+// fetchShared takes the token's answer from Redis, or makes the provider call for
+// every replica under a lock in Redis while the others wait for it. done is false
+// when Redis failed and the caller is on its own.
+func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token string) (a answer, done bool, err error) {
+	valKey, lockKey := sharedKeys(key)
+	id := lockID()
+	val, held, err := c.shared.claim(ctx, valKey, lockKey, id)
+	switch {
+	case errors.Is(err, errWaitTimeout):
+		return answer{}, true, &UnavailableError{Err: err}
+	case err != nil:
+		c.shared.failed(err)
+		return answer{}, false, nil
+	case !held:
+		return c.fromShared(key, val)
+	}
+	l := c.shared.keep(lockKey, id)
+	u, fetched, err := c.call(ctx, key, token)
+	se := sharedEntry{Fetched: fetched.UnixMilli()}
+	ttl := time.Duration(0)
+	switch {
+	case err == nil:
+		se.Name, se.Groups, se.Email, se.Admin, se.Scopes, se.Kind, se.Denied = u.Name, u.Groups, u.Email, u.Admin, u.Scopes, u.Kind, u.Denied
+		ttl = c.o.TTL - time.Since(fetched)
+	case errors.Is(err, ErrInvalidToken):
+		se.Invalid = true
+		ttl = c.invalidTTL - time.Since(fetched)
+	}
+	val = ""
+	if ttl > 0 { // an unavailable provider stores nothing: the waiters try themselves
+		b, _ := json.Marshal(se)
+		val = string(b)
+	}
+	l.release(valKey, val, ttl, false)
+	return answer{user: u}, true, err
+}
+
+// fromShared is another replica's answer, trusted until its own fetch time + TTL
+// here too: a revocation takes effect within the TTL on every replica.
+func (c *Cache) fromShared(key [sha256.Size]byte, val string) (answer, bool, error) {
+	var se sharedEntry
+	if err := json.Unmarshal([]byte(val), &se); err != nil {
+		return answer{}, false, nil // not ours to read: ask the provider
+	}
+	// A replica whose clock runs ahead must not stretch the TTL here.
+	fetched := time.UnixMilli(se.Fetched)
+	if now := time.Now(); fetched.After(now) {
+		fetched = now
+	}
+	if se.Invalid {
+		c.users.Remove(key)
+		if time.Since(fetched) < c.invalidTTL {
+			c.invalid.Add(key, fetched)
+		}
+		return answer{shared: true}, true, ErrInvalidToken
+	}
+	if time.Since(fetched) >= c.o.TTL {
+		return answer{}, false, nil // a clock apart, or about to expire: ask again
+	}
+	u := &User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
+	c.users.Add(key, entry{user: u, fetched: fetched, shared: true})
+	return answer{user: u, shared: true}, true, nil
+}
+
+// Forget drops what is known about token, e.g. at sign-out: here, and in Redis for
+// the replicas that have not read it yet.
 func (c *Cache) Forget(token string) {
 	key := sha256.Sum256([]byte(token))
 	c.users.Remove(key)
 	c.invalid.Remove(key)
+	if c.shared.up() {
+		valKey, _ := sharedKeys(key)
+		ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
+		defer cancel()
+		if err := c.shared.rdb.Del(ctx, valKey).Err(); err != nil {
+			c.shared.failed(err)
+		}
+	}
 }
 
 // Len is the number of cached identities.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/internal/redistest"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -79,5 +80,34 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 				b.Fatalf("%d provider calls on cached lookups", n)
 			}
 		})
+	}
+}
+
+// BenchmarkCacheHitShared is BenchmarkCacheHit on a replica that read the identity
+// from Redis: a hit is still the in-process LRU's, plus the age check such an
+// identity needs.
+func BenchmarkCacheHitShared(b *testing.B) {
+	srv := redistest.Start(b)
+	l := &benchLooker{}
+	o := provider.CacheOptions{
+		Size: 10000, TTL: time.Hour, Timeout: time.Second,
+		Observe: func(string) {}, OnEvict: func() {}, Store: "redis", Redis: srv.Client(),
+	}
+	other, c := provider.NewCacheWith(l, o), provider.NewCacheWith(l, o)
+	ctx := context.Background()
+	const token = "000000004f1f8c6b2d9a4e1c8f0b7a6d"
+	for _, c := range []*provider.Cache{other, c} {
+		if _, _, err := c.Lookup(ctx, token); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, hit, err := c.Lookup(ctx, token); !hit || err != nil {
+			b.Fatalf("hit %v, err %v", hit, err)
+		}
+	}
+	if n := l.calls.Load(); n != 1 {
+		b.Fatalf("%d provider calls, want 1", n)
 	}
 }

@@ -2,10 +2,20 @@ package provider
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 )
@@ -14,17 +24,46 @@ import (
 // cookie: providers that rotate refresh tokens (DOT) would refuse the old one.
 const refreshedTTL = time.Minute
 
+// refusedTTL keeps a refused refresh in Redis long enough for the replicas waiting
+// on it to see the refusal instead of each trying again.
+const refusedTTL = InvalidTTL
+
+// RefresherOptions configures a Refresher.
+type RefresherOptions struct {
+	Timeout time.Duration // bounds the provider call
+	// Redis, when set, makes a refresh happen once across the replicas sharing it:
+	// one holds a lock while the others wait for its result.
+	Redis *redis.Client
+	// Lease is how long the lock outlives a replica that died while refreshing; a live
+	// one renews it every Lease/3. Zero means 5 s.
+	Lease time.Duration
+	// Logger is told, at most once a minute, that Redis fails and each replica
+	// refreshes on its own. Nil logs nothing.
+	Logger *zap.Logger
+}
+
 // Refresher refreshes each refresh token once, however many requests need it at once.
 type Refresher struct {
 	p       Provider
 	timeout time.Duration
 	flight  singleflight.Group
 	recent  *expirable.LRU[[sha256.Size]byte, *oauth2.Token]
+	shared  *tier // nil without Redis
 }
 
-// NewRefresher returns a Refresher for p.
+// NewRefresher returns a Refresher for p, within this process only.
 func NewRefresher(p Provider, timeout time.Duration) *Refresher {
-	return &Refresher{p: p, timeout: timeout, recent: expirable.NewLRU[[sha256.Size]byte, *oauth2.Token](10000, nil, refreshedTTL)}
+	return NewRefresherWith(p, RefresherOptions{Timeout: timeout})
+}
+
+// NewRefresherWith returns a Refresher for p.
+func NewRefresherWith(p Provider, o RefresherOptions) *Refresher {
+	return &Refresher{
+		p:       p,
+		timeout: o.Timeout,
+		recent:  expirable.NewLRU[[sha256.Size]byte, *oauth2.Token](10000, nil, refreshedTTL),
+		shared:  newTier(o.Redis, o.Logger, "Redis unavailable, refreshing sessions without the other replicas", o.Lease),
+	}
 }
 
 // Refresh returns fresh tokens for refreshToken.
@@ -39,12 +78,12 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 		}
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		tok, err := r.p.Refresh(callCtx, refreshToken)
-		if err != nil {
-			return nil, err
+		if r.shared.up() {
+			if tok, done, err := r.refreshShared(callCtx, key, refreshToken); done {
+				return tok, err
+			}
 		}
-		r.recent.Add(key, tok)
-		return tok, nil
+		return r.refresh(callCtx, key, refreshToken)
 	})
 	select {
 	case <-ctx.Done():
@@ -55,4 +94,123 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 		}
 		return res.Val.(*oauth2.Token), nil
 	}
+}
+
+// refresh asks the provider and remembers a success.
+func (r *Refresher) refresh(ctx context.Context, key [sha256.Size]byte, refreshToken string) (*oauth2.Token, error) {
+	tok, err := r.p.Refresh(ctx, refreshToken)
+	if err != nil {
+		return nil, err
+	}
+	r.recent.Add(key, tok)
+	return tok, nil
+}
+
+// refreshShared makes the refresh for every replica under a lock in Redis, or waits
+// for the replica that holds it and takes its result. done is false when Redis
+// failed and the caller is on its own.
+func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, refreshToken string) (tok *oauth2.Token, done bool, err error) {
+	h := hex.EncodeToString(key[:])
+	valKey, lockKey := "hubgate:refreshed:"+h, "hubgate:refresh-lock:"+h
+	id := lockID()
+	val, held, err := r.shared.claim(ctx, valKey, lockKey, id)
+	switch {
+	case errors.Is(err, errWaitTimeout):
+		return nil, true, &UnavailableError{Err: err}
+	case err != nil:
+		r.shared.failed(err)
+		return nil, false, nil
+	case !held:
+		sr, err := openRefreshed(refreshToken, valKey, val)
+		if err != nil {
+			return nil, false, nil // not ours to read: refresh here
+		}
+		if sr.Refused {
+			return nil, true, fmt.Errorf("%w: another replica's refresh was refused", ErrInvalidToken)
+		}
+		tok := sr.token()
+		r.recent.Add(key, tok)
+		return tok, true, nil
+	}
+	l := r.shared.keep(lockKey, id)
+	tok, err = r.refresh(ctx, key, refreshToken)
+	var sr sharedRefresh
+	ttl := time.Duration(0)
+	switch {
+	case err == nil:
+		sr = sharedRefresh{Access: tok.AccessToken, Refresh: tok.RefreshToken, Type: tok.TokenType, Expiry: tok.Expiry}
+		ttl = refreshedTTL
+	case errors.Is(err, ErrInvalidToken):
+		sr, ttl = sharedRefresh{Refused: true}, refusedTTL
+	}
+	// An unavailable provider stores nothing: the waiters try it themselves. A refusal
+	// never replaces a result: it may be DOT refusing a token another replica
+	// already rotated, after this one's lease lapsed.
+	sealed := ""
+	if ttl > 0 {
+		sealed = sealRefreshed(refreshToken, valKey, sr)
+	}
+	if now := l.release(valKey, sealed, ttl, sr.Refused); sr.Refused && now != "" && now != sealed {
+		if other, err := openRefreshed(refreshToken, valKey, now); err == nil && !other.Refused {
+			tok = other.token()
+			r.recent.Add(key, tok)
+			return tok, true, nil
+		}
+	}
+	return tok, true, err
+}
+
+// sharedRefresh is a refresh's result as the replicas pass it on.
+type sharedRefresh struct {
+	Access  string    `json:"a,omitempty"`
+	Refresh string    `json:"r,omitempty"`
+	Type    string    `json:"t,omitempty"`
+	Expiry  time.Time `json:"e,omitzero"`
+	Refused bool      `json:"x,omitempty"`
+}
+
+func (s sharedRefresh) token() *oauth2.Token {
+	return &oauth2.Token{AccessToken: s.Access, RefreshToken: s.Refresh, TokenType: s.Type, Expiry: s.Expiry}
+}
+
+// refreshedAEAD is AES-256-GCM under a key derived from the old refresh token: only
+// a replica holding that token can read its result, so a Redis dump reveals none.
+func refreshedAEAD(refreshToken string) cipher.AEAD {
+	key, err := hkdf.Key(sha256.New, []byte(refreshToken), nil, "hubgate refreshed tokens v1", 32)
+	if err != nil {
+		panic(err) // only for a key length SHA-256 cannot give
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		panic(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return aead
+}
+
+// sealRefreshed encrypts sr, bound to the Redis key it is stored at.
+func sealRefreshed(refreshToken, valKey string, sr sharedRefresh) string {
+	aead := refreshedAEAD(refreshToken)
+	plain, _ := json.Marshal(sr)
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	rand.Read(nonce)
+	return string(aead.Seal(nonce, nonce, plain, []byte(valKey)))
+}
+
+func openRefreshed(refreshToken, valKey, sealed string) (sharedRefresh, error) {
+	var sr sharedRefresh
+	aead := refreshedAEAD(refreshToken)
+	if len(sealed) < aead.NonceSize() {
+		return sr, errors.New("refreshed: too short")
+	}
+	nonce, box := []byte(sealed[:aead.NonceSize()]), []byte(sealed[aead.NonceSize():])
+	plain, err := aead.Open(nil, nonce, box, []byte(valKey))
+	if err != nil {
+		return sr, err
+	}
+	err = json.Unmarshal(plain, &sr)
+	return sr, err
 }
