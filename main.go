@@ -336,8 +336,13 @@ func serve(c *cli.Context) error {
 			MaxInFlight:  cfg.ProviderMaxInFlight,
 			Observe:      m.CacheLookup,
 			OnEvict:      m.Eviction,
+			Store:        cfg.CacheStore, // "redis": Redis behind the in-process cache
+			Redis:        rdb,
+			Logger:       log,
 		}),
-		Refresher: provider.NewRefresher(idp, cfg.ProviderTimeout),
+		// With Redis for either store, a refresh happens once across the replicas:
+		// with session_store redis they share one session.
+		Refresher: provider.NewRefresherWith(idp, provider.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: rdb, Logger: log}),
 		Sessions:  sessions,
 		Upstream:  forward,
 		Access: proxy.Access{
