@@ -339,6 +339,7 @@ func serve(c *cli.Context) error {
 			Store:        cfg.CacheStore, // "redis": Redis behind the in-process cache
 			Redis:        rdb,
 			Logger:       log,
+			Secret:       []byte(cfg.CookieSecrets[0]),
 		}),
 		// With Redis for either store, a refresh happens once across the replicas:
 		// with session_store redis they share one session.

@@ -2,9 +2,9 @@ package provider
 
 import (
 	"context"
+	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -47,6 +47,10 @@ type CacheOptions struct {
 	// Logger is told, at most once a minute, that Redis fails and the cache makes do
 	// without it. Nil logs nothing.
 	Logger *zap.Logger
+	// Secret (the cookie secret, shared by the replicas) keys what Redis holds with
+	// the token: an entry can be neither read nor forged without both, so write
+	// access to Redis does not let someone give their own token another identity.
+	Secret []byte
 }
 
 type entry struct {
@@ -236,7 +240,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 		c.shared.failed(err)
 		return answer{}, false, nil
 	case !held:
-		return c.fromShared(key, val)
+		return c.fromShared(key, token, valKey, val)
 	}
 	l := c.shared.keep(lockKey, id)
 	u, fetched, err := c.call(ctx, key, token)
@@ -252,8 +256,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	}
 	val = ""
 	if ttl > 0 { // an unavailable provider stores nothing: the waiters try themselves
-		b, _ := json.Marshal(se)
-		val = string(b)
+		val = seal(c.identityAEAD(token), valKey, se)
 	}
 	l.release(valKey, val, ttl, false)
 	return answer{user: u}, true, err
@@ -261,10 +264,10 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 
 // fromShared is another replica's answer, trusted until its own fetch time + TTL
 // here too: a revocation takes effect within the TTL on every replica.
-func (c *Cache) fromShared(key [sha256.Size]byte, val string) (answer, bool, error) {
+func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (answer, bool, error) {
 	var se sharedEntry
-	if err := json.Unmarshal([]byte(val), &se); err != nil {
-		return answer{}, false, nil // not ours to read: ask the provider
+	if err := open(c.identityAEAD(token), valKey, val, &se); err != nil {
+		return answer{}, false, nil // not ours to read (another secret, tampered): ask the provider
 	}
 	// A replica whose clock runs ahead must not stretch the TTL here.
 	fetched := time.UnixMilli(se.Fetched)
@@ -284,6 +287,12 @@ func (c *Cache) fromShared(key [sha256.Size]byte, val string) (answer, bool, err
 	u := &User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
 	c.users.Add(key, entry{user: u, fetched: fetched, shared: true})
 	return answer{user: u, shared: true}, true, nil
+}
+
+// identityAEAD seals a token's identity in Redis: the key needs the token and the
+// secret, so a dump reveals no names or e-mails, and no entry can be forged.
+func (c *Cache) identityAEAD(token string) cipher.AEAD {
+	return tokenAEAD(token, c.o.Secret, "hubgate identity v1")
 }
 
 // Forget drops what is known about token, e.g. at sign-out: here, and in Redis for

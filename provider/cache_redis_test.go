@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -373,5 +374,47 @@ func TestCacheStoreMemoryIgnoresRedis(t *testing.T) {
 	}
 	if keys, _ := srv.Client().Keys(context.Background(), "*").Result(); len(keys) != 0 {
 		t.Errorf("a memory cache wrote %v to Redis", keys)
+	}
+}
+
+// TestSharedCacheEntriesAreSealed: what Redis holds about a token opens only with
+// that token and the replicas' secret. Write access to Redis gives neither the
+// names in it nor a way to plant an identity for a token (say, an admin one for
+// the attacker's own token): a planted or foreign entry is ignored and the provider
+// asked.
+func TestSharedCacheEntriesAreSealed(t *testing.T) {
+	srv := redistest.Start(t)
+	p := &fakeProvider{lookup: func(ctx context.Context, token string) (*provider.User, error) {
+		return &provider.User{Name: "mallory", Email: "mallory@example.org", Kind: "user"}, nil
+	}}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	a := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: secret})[0]
+	if _, _, err := a.Lookup(context.Background(), "tok-mallory"); err != nil {
+		t.Fatal(err)
+	}
+	val, err := srv.Client().Get(context.Background(), userKey("tok-mallory")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{"mallory", "example.org", "user"} {
+		if strings.Contains(val, clear) {
+			t.Errorf("Redis holds %q in clear: %q", clear, val)
+		}
+	}
+
+	// Another secret (another deployment sharing the Redis, or a forger): no hit.
+	other := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: []byte("another-secret-another-secret-xx")})[0]
+	if u, hit, err := other.Lookup(context.Background(), "tok-mallory"); err != nil || hit || u.Name != "mallory" {
+		t.Errorf("a replica with another secret: %+v hit=%v %v; want the provider's answer, no hit", u, hit, err)
+	}
+
+	// A planted entry in the format of the clear JSON, claiming admin.
+	planted := fmt.Sprintf(`{"n":"admin","a":true,"k":"user","t":%d}`, time.Now().UnixMilli())
+	srv.Client().Set(context.Background(), userKey("tok-mallory2"), planted, time.Minute)
+	b := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: secret})[0]
+	calls := p.calls.Load()
+	u, hit, err := b.Lookup(context.Background(), "tok-mallory2")
+	if err != nil || hit || u.Name != "mallory" || u.Admin || p.calls.Load() != calls+1 {
+		t.Errorf("a planted entry: %+v hit=%v %v; want it ignored and the provider asked", u, hit, err)
 	}
 }

@@ -176,7 +176,13 @@ func (s sharedRefresh) token() *oauth2.Token {
 // refreshedAEAD is AES-256-GCM under a key derived from the old refresh token: only
 // a replica holding that token can read its result, so a Redis dump reveals none.
 func refreshedAEAD(refreshToken string) cipher.AEAD {
-	key, err := hkdf.Key(sha256.New, []byte(refreshToken), nil, "hubgate refreshed tokens v1", 32)
+	return tokenAEAD(refreshToken, nil, "hubgate refreshed tokens v1")
+}
+
+// tokenAEAD is AES-256-GCM under a key derived from a token (and a secret, if any):
+// what Redis holds about a token is readable only by whoever presents that token.
+func tokenAEAD(token string, secret []byte, purpose string) cipher.AEAD {
+	key, err := hkdf.Key(sha256.New, []byte(token), secret, purpose, 32)
 	if err != nil {
 		panic(err) // only for a key length SHA-256 cannot give
 	}
@@ -193,24 +199,32 @@ func refreshedAEAD(refreshToken string) cipher.AEAD {
 
 // sealRefreshed encrypts sr, bound to the Redis key it is stored at.
 func sealRefreshed(refreshToken, valKey string, sr sharedRefresh) string {
-	aead := refreshedAEAD(refreshToken)
-	plain, _ := json.Marshal(sr)
+	return seal(refreshedAEAD(refreshToken), valKey, sr)
+}
+
+func openRefreshed(refreshToken, valKey, sealed string) (sharedRefresh, error) {
+	var sr sharedRefresh
+	err := open(refreshedAEAD(refreshToken), valKey, sealed, &sr)
+	return sr, err
+}
+
+// seal encrypts v's JSON, bound to the Redis key it is stored at (so it cannot be
+// moved to another key).
+func seal(aead cipher.AEAD, valKey string, v any) string {
+	plain, _ := json.Marshal(v)
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
 	rand.Read(nonce)
 	return string(aead.Seal(nonce, nonce, plain, []byte(valKey)))
 }
 
-func openRefreshed(refreshToken, valKey, sealed string) (sharedRefresh, error) {
-	var sr sharedRefresh
-	aead := refreshedAEAD(refreshToken)
+func open(aead cipher.AEAD, valKey, sealed string, v any) error {
 	if len(sealed) < aead.NonceSize() {
-		return sr, errors.New("refreshed: too short")
+		return errors.New("sealed value too short")
 	}
 	nonce, box := []byte(sealed[:aead.NonceSize()]), []byte(sealed[aead.NonceSize():])
 	plain, err := aead.Open(nil, nonce, box, []byte(valKey))
 	if err != nil {
-		return sr, err
+		return err
 	}
-	err = json.Unmarshal(plain, &sr)
-	return sr, err
+	return json.Unmarshal(plain, v)
 }
