@@ -231,6 +231,13 @@ func healthcheck(c *cli.Context) error {
 	return nil
 }
 
+// redisLogger puts go-redis's own messages into hubgate's log, at debug level.
+type redisLogger struct{ log *zap.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...))
+}
+
 // newRedis connects to the Redis the stores share, or returns nil when none uses it.
 // Timeouts are short unless redis_url sets its own (dial_timeout=, read_timeout=...):
 // a Redis that does not answer must turn into a quick 503 or a fallback, not a hang.
@@ -294,6 +301,9 @@ func serve(c *cli.Context) error {
 	}
 	if rdb != nil {
 		defer rdb.Close()
+		// go-redis logs every failed dial on its own; hubgate already says, once a
+		// minute, what Redis being down means. Its lines go to debug.
+		redis.SetLogger(redisLogger{log.Named("redis")})
 	}
 
 	m := metrics.New()
