@@ -37,7 +37,7 @@ func New() *Metrics {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
 		}, []string{"route"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hubgate_auth_decisions_total", Help: "Authentication decisions: authenticated, unauthenticated, forbidden, provider_down.",
+			Name: "hubgate_auth_decisions_total", Help: "Authentication decisions: authenticated, unauthenticated, forbidden, provider_down, store_down.",
 		}, []string{"result"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hubgate_cache_lookups_total", Help: "Identity cache lookups: hit, miss or stale (served past its TTL while the provider was down).",
