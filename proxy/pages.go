@@ -22,19 +22,21 @@ func writeJSON(w http.ResponseWriter, status int, v interface{}) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// pageTemplate is self-contained (no external assets): it must render when everything
-// else is down.
+// pageTemplate is self-contained (no external assets, not even a favicon request,
+// which would only meet a login): it must render when everything else is down. The
+// button's #c2410c on white is 5.2:1, readable by WCAG AA; the status shows only on
+// errors.
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
+<title>{{.Title}}</title><link rel="icon" href="data:,">
 <style>
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1f2328;margin:0;display:flex;min-height:100vh;align-items:center;justify-content:center}
-main{background:#fff;border-radius:10px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:32rem}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1f2328;margin:0;padding:1rem;box-sizing:border-box;display:flex;min-height:100vh;align-items:center;justify-content:center}
+main{background:#fff;border-radius:10px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;width:100%;max-width:32rem;box-sizing:border-box}
 h1{font-size:1.4rem;margin:0 0 .75rem}p{line-height:1.5;margin:.5rem 0}
-.status{color:#6e7781;font-size:.9rem}a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;background:#f37626;color:#fff;border-radius:6px;text-decoration:none}
+.status{color:#6e7781;font-size:.9rem}a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;background:#c2410c;color:#fff;border-radius:6px;text-decoration:none}
 </style></head>
 <body><main><h1>{{.Title}}</h1><p>{{.Message}}</p>{{if .Link}}<a class="button" href="{{.Link}}">{{.LinkText}}</a>{{end}}
-<p class="status">{{.Status}} · hubgate</p></main></body></html>
+<p class="status">{{if ge .Status 400}}{{.Status}} · {{end}}hubgate</p></main></body></html>
 `))
 
 type pageData struct {
