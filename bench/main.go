@@ -51,6 +51,7 @@ type options struct {
 	benchtime   string
 	goLoad      bool
 	keep        bool
+	redis       bool
 	profile     string
 	profileOf   string
 	env         multiFlag // extra environment of every hubgate started
@@ -112,6 +113,7 @@ func main() {
 	flag.StringVar(&o.profileOf, "profile-scenario", "cookie", "scenario to profile: cookie, token, auth or auth-token")
 	flag.StringVar(&o.phases, "phases", "all", "parts to run, comma-separated: load, steady, burst, ttl, identities, micro")
 	flag.StringVar(&o.compare, "compare", "", "a second hubgate binary (say, with a proposed change) measured in the same rounds as 'hubgate B'")
+	flag.BoolVar(&o.redis, "redis", true, "also measure a hubgate with session_store and cache_store redis (needs redis-server)")
 	flag.Var(&o.env, "hubgate-env", "KEY=VALUE added to every hubgate's environment (repeatable), e.g. GOMEMLIMIT=64MiB")
 	flag.Parse()
 
@@ -315,7 +317,9 @@ type scenario struct {
 	url       string
 	headers   []string
 	proc      *process // whose CPU and memory are reported
-	want      int      // the status every answer should have
+	side      *process // another process doing work for it (redis-server), CPU only
+	sideTicks int64
+	want      int // the status every answer should have
 	results   []loadResult
 	ticks     int64
 	wall      time.Duration
@@ -478,6 +482,33 @@ func runBench(o options) error {
 		ins("cookie", &scenario{key: "B-cookie", name: "hubgate B, cookie session", url: b.url + "/app/", headers: []string{cookieH}, proc: b, want: 200})
 		defer b.stop()
 	}
+	if o.redis {
+		// The same fake Hub and upstream; the session lives in Redis (the cookie holds a
+		// ticket) and lookups are shared through it.
+		rds, err := r.startRedis()
+		if err != nil {
+			return err
+		}
+		rg, err := r.startHubgate("hubgate-redis", map[string]string{
+			"HUBGATE_SESSION_STORE": "redis",
+			"HUBGATE_CACHE_STORE":   "redis",
+			"HUBGATE_REDIS_URL":     rds.url,
+		})
+		if err != nil {
+			return err
+		}
+		ticket, err := login(rg.url)
+		if err != nil {
+			return fmt.Errorf("%w\nhubgate-redis log:\n%s", err, tail(rg.log, 2000))
+		}
+		ticketH := "Cookie: " + ticket
+		ins := func(after string, s *scenario) {
+			i := slices.IndexFunc(sc, func(x *scenario) bool { return x.key == after })
+			sc = slices.Insert(sc, i+1, s)
+		}
+		ins("auth", &scenario{key: "redis-auth", name: "hubgate /oauth2/auth 202 (Redis session)", url: rg.url + "/oauth2/auth", headers: []string{ticketH}, proc: rg, side: rds, want: 202})
+		ins("cookie", &scenario{key: "redis-cookie", name: "hubgate, Redis session", url: rg.url + "/app/", headers: []string{ticketH}, proc: rg, side: rds, want: 200})
+	}
 	for _, s := range sc {
 		if err := check(s.url, s.want, s.headers...); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -495,12 +526,20 @@ func runBench(o options) error {
 			}
 			for _, s := range order {
 				t0, _ := cpuTicks(s.proc.pid())
+				var side0 int64
+				if s.side != nil {
+					side0, _ = cpuTicks(s.side.pid())
+				}
 				start := time.Now()
 				res, err := l.run(s.url, s.headers, o.duration)
 				if err != nil {
 					return err
 				}
 				t1, _ := cpuTicks(s.proc.pid())
+				if s.side != nil {
+					side1, _ := cpuTicks(s.side.pid())
+					s.sideTicks += side1 - side0
+				}
 				s.wall += time.Since(start)
 				s.ticks += t1 - t0
 				res.cpu = time.Duration(t1-t0) * clockTick
@@ -543,6 +582,13 @@ func runBench(o options) error {
 		pair("CPU per request: hubgate cookie proxy / bare proxy + BufferPool", "cookie", "bare-pool", cpu)
 		pair("CPU per request: /oauth2/auth 202 (cookie) / upstream direct", "auth", "upstream", cpu)
 		pair("CPU per request: /oauth2/auth 202 (token) / upstream direct", "auth-token", "upstream", cpu)
+		if o.redis {
+			pair("Redis session proxy / cookie session proxy, throughput", "redis-cookie", "cookie", rps)
+			pair("Redis session proxy / cookie session proxy, p99", "redis-cookie", "cookie", p99)
+			pair("/oauth2/auth 202: Redis session / cookie session, throughput", "redis-auth", "auth", rps)
+			pair("/oauth2/auth 202: Redis session / cookie session, p99", "redis-auth", "auth", p99)
+			pair("CPU per request (hubgate only): Redis session proxy / cookie session proxy", "redis-cookie", "cookie", cpu)
+		}
 		if o.compare != "" {
 			pair("B: hubgate B cookie proxy / bare proxy, throughput", "B-cookie", "bare", rps)
 			pair("B: hubgate B cookie proxy / bare proxy, p99", "B-cookie", "bare", p99)

@@ -95,7 +95,7 @@ func (rep *report) markdown() (string, []target) {
 	p("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
 	display := slices.Clone(rep.scenarios)
 	rank := map[string]int{"upstream": 0, "bare": 1, "bare-pool": 2, "cookie": 3, "token": 4, "auth": 5, "auth-token": 6, "auth401": 7,
-		"B-cookie": 8, "B-auth": 9, "B-auth-token": 10}
+		"B-cookie": 8, "B-auth": 9, "B-auth-token": 10, "redis-cookie": 11, "redis-auth": 12}
 	slices.SortStableFunc(display, func(a, b *scenario) int { return rank[a.key] - rank[b.key] })
 	for _, s := range display {
 		t := s.total()
@@ -106,7 +106,12 @@ func (rep *report) markdown() (string, []target) {
 		} else if t.statusErrors > 0 {
 			errs = fmt.Sprintf("%d (%d non-2xx/3xx)", t.socketErrors+t.statusErrors, t.statusErrors)
 		}
-		p("| %s | %.0f | %s | %s | %s | %s | %s | %.0f%% | %.1f | %s | %s |\n", s.name, t.rps(), ms(t.p50), ms(t.p99), ms(t.p999), ms(t.max), errs,
+		name := s.name
+		if s.side != nil {
+			side := time.Duration(s.sideTicks) * clockTick
+			name += fmt.Sprintf(" (+ %s: %.1f µs/req)", s.side.name, float64(side.Microseconds())/float64(max(t.requests, 1)))
+		}
+		p("| %s | %.0f | %s | %s | %s | %s | %s | %.0f%% | %.1f | %s | %s |\n", name, t.rps(), ms(t.p50), ms(t.p99), ms(t.p999), ms(t.max), errs,
 			100*cpu.Seconds()/s.wall.Seconds(), float64(cpu.Microseconds())/float64(max(t.requests, 1)), mib(s.mem.hwm), mib(s.mem.rss))
 	}
 	p("\n## Ratios (same run; median of the per-round ratios)\n\n")
