@@ -30,9 +30,27 @@ const redisKeyPrefix = "hubgate:session:"
 // retry): a Redis that does not answer must be a quick 503, not a hung request.
 const redisTimeout = 2 * time.Second
 
-// ticket names one server-side session.
+// ticket names one server-side session. Its Redis key and cipher are made once, and
+// a ticket decoded from a cookie is remembered (decodedTickets): a request then costs
+// one GET, one AES-GCM open and the session's JSON.
 type ticket struct {
 	id, key [32]byte
+	rkey    string
+	gcm     cipher.AEAD // safe for concurrent use
+}
+
+// ready fills in the Redis key and the cipher.
+func (t *ticket) ready() (*ticket, error) {
+	sum := sha256.Sum256(t.id[:])
+	t.rkey = redisKeyPrefix + hex.EncodeToString(sum[:])
+	block, err := aes.NewCipher(t.key[:])
+	if err != nil {
+		return nil, err
+	}
+	if t.gcm, err = cipher.NewGCMWithRandomNonce(block); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // ticketCookie is a ticket as the session cookie's JSON, itself signed and
@@ -46,21 +64,16 @@ func newTicket() *ticket {
 	t := &ticket{}
 	rand.Read(t.id[:])
 	rand.Read(t.key[:])
+	t, err := t.ready()
+	if err != nil {
+		panic(err) // a 32-byte key always makes an AES-256 cipher
+	}
 	return t
 }
 
-func (t *ticket) redisKey() string {
-	sum := sha256.Sum256(t.id[:])
-	return redisKeyPrefix + hex.EncodeToString(sum[:])
-}
+func (t *ticket) redisKey() string { return t.rkey }
 
-func (t *ticket) aead() (cipher.AEAD, error) {
-	block, err := aes.NewCipher(t.key[:])
-	if err != nil {
-		return nil, err
-	}
-	return cipher.NewGCMWithRandomNonce(block)
-}
+func (t *ticket) aead() (cipher.AEAD, error) { return t.gcm, nil }
 
 // seal encrypts a session with the ticket's key (AES-256-GCM, random nonce).
 func (t *ticket) seal(sess Session) ([]byte, error) {
@@ -101,6 +114,10 @@ func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
 	if err != nil {
 		return nil, false
 	}
+	now := time.Now().Unix()
+	if t, ok := s.decodedTickets.get(c.Value, now); ok {
+		return t, true
+	}
 	var tc ticketCookie
 	if err := securecookie.DecodeMulti(s.name, c.Value, &tc, s.tickets...); err != nil {
 		return nil, false
@@ -111,6 +128,14 @@ func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
 	}
 	copy(t.id[:], tc.ID)
 	copy(t.key[:], tc.Key)
+	if t, err = t.ready(); err != nil {
+		return nil, false
+	}
+	if stamp, ok := cookieTimestamp(c.Value); ok && s.expire > 0 {
+		// The codec refuses a cookie once now > stamp + MaxAge. The session's own end
+		// is in Redis, checked on every Load.
+		s.decodedTickets.put(c.Value, t, stamp+int64(s.expire/time.Second)+1)
+	}
 	return t, true
 }
 
