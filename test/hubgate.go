@@ -29,10 +29,19 @@ var hubgateBuild struct {
 
 // HubgateBinary builds hubgate once per test binary run (from the module
 // root, into buildDir) and returns the path of the binary. Set
-// HUBGATE_TEST_RACE=1 to build it with the race detector.
+// HUBGATE_TEST_RACE=1 to build it with the race detector, or
+// HUBGATE_TEST_BINARY=/path/to/hubgate to test a binary built elsewhere
+// (e.g. from a commit while the working tree is being edited).
 func HubgateBinary(t testing.TB) string {
 	t.Helper()
 	hubgateBuild.once.Do(func() {
+		if bin := os.Getenv("HUBGATE_TEST_BINARY"); bin != "" {
+			hubgateBuild.path = bin
+			if _, err := os.Stat(bin); err != nil {
+				hubgateBuild.err = fmt.Errorf("HUBGATE_TEST_BINARY: %w", err)
+			}
+			return
+		}
 		hubgateBuild.path, hubgateBuild.err = buildHubgate()
 	})
 	if hubgateBuild.err != nil {
