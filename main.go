@@ -267,6 +267,9 @@ func newRedis(r config.Redis) (*redis.Client, error) {
 	if !q["max_retries"] {
 		o.MaxRetries = 1
 	}
+	// go-redis otherwise dials 5 times, 100 ms apart, per attempt: a Redis that
+	// refuses connections would cost every request ~0.8 s instead of a quick 503.
+	o.DialerRetries = 1
 	if len(r.SentinelAddrs) == 0 {
 		return redis.NewClient(o), nil
 	}
@@ -281,6 +284,7 @@ func newRedis(r config.Redis) (*redis.Client, error) {
 		ReadTimeout:   o.ReadTimeout,
 		WriteTimeout:  o.WriteTimeout,
 		MaxRetries:    o.MaxRetries,
+		DialerRetries: o.DialerRetries,
 	}), nil
 }
 

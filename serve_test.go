@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -199,5 +200,27 @@ func TestOversizedHeadersGet431(t *testing.T) {
 	// hubgate is still up.
 	if err := newApp().Run([]string{"hubgate", "healthcheck", "--listen", addr}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A Redis that refuses connections is a quick 503, not one that waits through
+// go-redis's default five dials 100 ms apart (~0.8 s per request).
+func TestServeRedisDownIsAQuick503(t *testing.T) {
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"version":"3.0.0"}`)) // the Hub is fine: /ready asks Redis too
+	}))
+	defer hub.Close()
+	addr, closed := freeAddr(t), freeAddr(t)
+	startServe(t, "--listen", addr, "--hub-url", hub.URL, "--session-store", "redis", "--redis-url", "redis://"+closed+"/0")
+	for range 3 {
+		start := time.Now()
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > 500*time.Millisecond {
+			t.Fatalf("/ready with Redis down: %d after %v; want 503 in well under 0.8 s", resp.StatusCode, took)
+		}
 	}
 }
