@@ -7,12 +7,12 @@
 // # Requirements
 //
 // Debian 12 packages: jupyterhub 3.0 (with node-configurable-http-proxy),
-// python3-django 3.2 and python3-django-oauth-toolkit 1.7, nginx, all
-// run on /usr/bin/python3 — never a pyenv or virtualenv python — plus Go
+// python3-django 3.2 and python3-django-oauth-toolkit 1.7, nginx,
+// chromium and redis-server, the Python ones run on /usr/bin/python3 — never a pyenv or virtualenv python — plus Go
 // with cgo for -race (gcc, libc6-dev) and util-linux's setpriv. Without
 // a peer the tests fail (they never skip): install them with
 //
-//	apt-get install -y jupyterhub python3-django python3-django-oauth-toolkit nginx
+//	apt-get install -y jupyterhub python3-django python3-django-oauth-toolkit nginx chromium redis-server
 //
 // or run `make test`, which installs the dependencies first. No network
 // access is needed; everything binds to 127.0.0.1 on free ports and keeps
@@ -60,7 +60,11 @@
 //   - django.go, django_project.go, django_browser.go: a real Django site
 //     with django-oauth-toolkit, written into a temp dir, and its login form.
 //
+//   - balancer.go, replicas.go: three hubgate replicas behind a round-robin
+//     balancer that can pin a request to one replica, sharing a real
+//     redis-server (internal/redistest).
+//
 // The JupyterHub scenarios are in jupyterhub_test.go, the Django ones in
-// django_test.go; hub_harness_test.go and django_harness_test.go check the
+// django_test.go, several replicas with Redis in replicas_test.go; hub_harness_test.go and django_harness_test.go check the
 // harnesses against the peers alone.
 package integration
