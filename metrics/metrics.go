@@ -5,6 +5,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,46 @@ type Metrics struct {
 	evictions prometheus.Counter
 	provider  *prometheus.HistogramVec
 	upstream  *prometheus.HistogramVec
+
+	// The label sets a request touches, looked up once: WithLabelValues hashes its
+	// labels on every call (and the status code needs formatting), which costs a
+	// cached /auth decision as much as its cache lookup.
+	requestCounters children[requestKey, prometheus.Counter]
+	durations       children[string, prometheus.Observer]
+	decisionCounter children[string, prometheus.Counter]
+	cacheCounters   children[string, prometheus.Counter]
+}
+
+type requestKey struct {
+	route string
+	code  int
+}
+
+// children remembers a vector's child per label set. Typed keys, not a sync.Map's
+// any: a key converted to an interface would be an allocation per request.
+type children[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
+}
+
+func (c *children[K, V]) get(key K, newChild func(K) V) V {
+	c.mu.RLock()
+	v, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok {
+		return v
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m[key]; ok {
+		return v
+	}
+	if c.m == nil {
+		c.m = map[K]V{}
+	}
+	v = newChild(key)
+	c.m[key] = v
+	return v
 }
 
 // New registers hubgate's metrics and the Go runtime's.
@@ -69,8 +110,21 @@ func (m *Metrics) Request(route string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.duration.WithLabelValues(route).Observe(d.Seconds())
+	m.requestCounters.get(requestKey{route, code}, m.newRequestCounter).Inc()
+	m.durations.get(route, m.newDuration).Observe(d.Seconds())
+}
+
+func (m *Metrics) newRequestCounter(k requestKey) prometheus.Counter {
+	return m.requests.WithLabelValues(k.route, strconv.Itoa(k.code))
+}
+func (m *Metrics) newDuration(route string) prometheus.Observer {
+	return m.duration.WithLabelValues(route)
+}
+func (m *Metrics) newDecision(result string) prometheus.Counter {
+	return m.decisions.WithLabelValues(result)
+}
+func (m *Metrics) newCacheCounter(result string) prometheus.Counter {
+	return m.cache.WithLabelValues(result)
 }
 
 // Decision counts one authentication decision.
@@ -78,7 +132,7 @@ func (m *Metrics) Decision(result string) {
 	if m == nil {
 		return
 	}
-	m.decisions.WithLabelValues(result).Inc()
+	m.decisionCounter.get(result, m.newDecision).Inc()
 }
 
 // CacheLookup counts one identity cache lookup: "hit", "miss" or "stale".
@@ -86,7 +140,7 @@ func (m *Metrics) CacheLookup(result string) {
 	if m == nil {
 		return
 	}
-	m.cache.WithLabelValues(result).Inc()
+	m.cacheCounters.get(result, m.newCacheCounter).Inc()
 }
 
 // Eviction counts one identity leaving the cache.

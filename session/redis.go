@@ -110,16 +110,16 @@ func unavailable(op string, err error) error {
 // readTicket decodes the request's session cookie as a ticket. Anything else (no
 // cookie, a forged or old one, one from the cookie store) is no ticket.
 func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
-	c, err := r.Cookie(s.name)
-	if err != nil {
+	value, ok := cookieValue(r, s.name)
+	if !ok {
 		return nil, false
 	}
 	now := time.Now().Unix()
-	if t, ok := s.decodedTickets.get(c.Value, now); ok {
+	if t, ok := s.decodedTickets.get(value, now); ok {
 		return t, true
 	}
 	var tc ticketCookie
-	if err := securecookie.DecodeMulti(s.name, c.Value, &tc, s.tickets...); err != nil {
+	if err := securecookie.DecodeMulti(s.name, value, &tc, s.tickets...); err != nil {
 		return nil, false
 	}
 	t := &ticket{}
@@ -128,13 +128,14 @@ func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
 	}
 	copy(t.id[:], tc.ID)
 	copy(t.key[:], tc.Key)
-	if t, err = t.ready(); err != nil {
+	t, err := t.ready()
+	if err != nil {
 		return nil, false
 	}
-	if stamp, ok := cookieTimestamp(c.Value); ok && s.expire > 0 {
+	if stamp, ok := cookieTimestamp(value); ok && s.expire > 0 {
 		// The codec refuses a cookie once now > stamp + MaxAge. The session's own end
 		// is in Redis, checked on every Load.
-		s.decodedTickets.put(c.Value, t, stamp+int64(s.expire/time.Second)+1)
+		s.decodedTickets.put(value, t, stamp+int64(s.expire/time.Second)+1)
 	}
 	return t, true
 }

@@ -142,28 +142,28 @@ func (s *Store) Load(r *http.Request) (Session, bool, error) {
 	if s.rdb != nil {
 		return s.loadServer(r)
 	}
-	c, err := r.Cookie(s.name)
-	if err != nil {
+	value, ok := cookieValue(r, s.name)
+	if !ok {
 		return Session{}, false, nil
 	}
 	now := time.Now().Unix()
-	if sess, ok := s.decoded.get(c.Value, now); ok {
+	if sess, ok := s.decoded.get(value, now); ok {
 		return sess, true, nil
 	}
 	var sess Session
-	if err := securecookie.DecodeMulti(s.name, c.Value, &sess, s.session...); err != nil {
+	if err := securecookie.DecodeMulti(s.name, value, &sess, s.session...); err != nil {
 		return Session{}, false, nil
 	}
 	if sess.AccessToken == "" || now >= sess.Expires {
 		return Session{}, false, nil
 	}
-	if stamp, ok := cookieTimestamp(c.Value); ok {
+	if stamp, ok := cookieTimestamp(value); ok {
 		until := sess.Expires
 		if s.expire > 0 {
 			// The codec refuses a cookie once now > stamp + MaxAge.
 			until = min(until, stamp+int64(s.expire/time.Second)+1)
 		}
-		s.decoded.put(c.Value, sess, until)
+		s.decoded.put(value, sess, until)
 	}
 	return sess, true, nil
 }
