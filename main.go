@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/logsink"
 	"github.com/hubgate/hubgate/memlimit"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
@@ -91,21 +92,27 @@ func printSecret(*cli.Context) error {
 	return nil
 }
 
-func newLogger(format, level string) (*zap.Logger, error) {
+// newLogger builds the logger; stop flushes what it buffered and ends its writer.
+func newLogger(format, level string) (log *zap.Logger, stop func(), err error) {
 	lvl, err := zapcore.ParseLevel(level)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cfg := zap.NewProductionConfig()
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.Sampling = nil // every request gets its access line
 	cfg.DisableStacktrace = true
 	// One write(2) per access line costs more than the rest of a cached /auth
-	// decision; a buffer flushed every 100 ms (and at exit, by Sync) does not.
-	sink := &zapcore.BufferedWriteSyncer{WS: zapcore.Lock(os.Stderr), Size: 256 << 10, FlushInterval: 100 * time.Millisecond}
-	return cfg.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+	// decision; a buffer written from its own goroutine every 100 ms does not.
+	sink := logsink.New(os.Stderr, 64<<10, 100*time.Millisecond)
+	log, err = cfg.Build(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return zapcore.NewCore(newEncoder(format), sink, cfg.Level)
 	}))
+	if err != nil {
+		sink.Stop()
+		return nil, nil, err
+	}
+	return log, func() { log.Sync(); sink.Stop() }, nil
 }
 
 func newEncoder(format string) zapcore.Encoder {
@@ -293,11 +300,11 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.LogFormat, cfg.LogLevel)
+	log, stopLog, err := newLogger(cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
 		return err
 	}
-	defer log.Sync()
+	defer stopLog()
 
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
