@@ -447,7 +447,20 @@ func StartDjangoGate(t testing.TB, d *Django, up *Upstream, addr string, env map
 	t.Helper()
 	redirect := DjangoGateRedirectURL(addr)
 	d.AddRedirectURI(t, redirect)
-	vars := map[string]string{
+	vars := djangoGateEnv(d, up, redirect, randomSecret())
+	for k, v := range env {
+		if v == "" {
+			delete(vars, k)
+		} else {
+			vars[k] = v
+		}
+	}
+	return StartHubgate(t, addr, vars)
+}
+
+// djangoGateEnv is StartDjangoGate's base configuration.
+func djangoGateEnv(d *Django, up *Upstream, redirect, cookieSecret string) map[string]string {
+	return map[string]string{
 		"HUBGATE_PROVIDER":      "django",
 		"HUBGATE_PROVIDER_URL":  d.URL,
 		"HUBGATE_USERDATA_URL":  d.UserdataURL(),
@@ -457,17 +470,9 @@ func StartDjangoGate(t testing.TB, d *Django, up *Upstream, addr string, env map
 		"HUBGATE_CLIENT_ID":     d.ClientID,
 		"HUBGATE_CLIENT_SECRET": d.ClientSecret,
 		"HUBGATE_REDIRECT_URL":  redirect,
-		"HUBGATE_COOKIE_SECRET": randomSecret(),
+		"HUBGATE_COOKIE_SECRET": cookieSecret,
 		"HUBGATE_UPSTREAM":      up.URL,
 	}
-	for k, v := range env {
-		if v == "" {
-			delete(vars, k)
-		} else {
-			vars[k] = v
-		}
-	}
-	return StartHubgate(t, addr, vars)
 }
 
 // djangoWait sleeps d, logging why.

@@ -93,20 +93,8 @@ func hubReplicaEnv(hub *Hub, s HubService, up *Upstream, bal *Balancer, apiURL, 
 // among d's redirect URIs.
 func djangoReplicaEnv(d *Django, up *Upstream, bal *Balancer, secret string, extra map[string]string) func(addr string) map[string]string {
 	return func(string) map[string]string {
-		env := map[string]string{
-			"HUBGATE_PROVIDER":      "django",
-			"HUBGATE_PROVIDER_URL":  d.URL,
-			"HUBGATE_USERDATA_URL":  d.UserdataURL(),
-			"HUBGATE_ADMIN_KEY":     "is_staff",
-			"HUBGATE_CLIENT_AUTH":   "header",
-			"HUBGATE_SCOPE":         "read",
-			"HUBGATE_CLIENT_ID":     d.ClientID,
-			"HUBGATE_CLIENT_SECRET": d.ClientSecret,
-			"HUBGATE_REDIRECT_URL":  DjangoGateRedirectURL(bal.Addr),
-			"HUBGATE_COOKIE_SECRET": secret,
-			"HUBGATE_UPSTREAM":      up.URL,
-			"HUBGATE_LOG_FORMAT":    "console",
-		}
+		env := djangoGateEnv(d, up, DjangoGateRedirectURL(bal.Addr), secret)
+		env["HUBGATE_LOG_FORMAT"] = "console"
 		for k, v := range extra {
 			env[k] = v
 		}
