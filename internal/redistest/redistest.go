@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"testing"
@@ -100,3 +101,47 @@ func (s *Server) Port() int {
 }
 
 func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Addr) }
+
+// StartSentinel runs a Redis Sentinel (redis-server --sentinel) that watches s as the
+// master called name, for the test; it returns the sentinel's address.
+func (s *Server) StartSentinel(name string) string {
+	s.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	_, masterPort, _ := net.SplitHostPort(s.Addr)
+	dir := s.t.TempDir()
+	conf := dir + "/sentinel.conf" // Sentinel rewrites its own file
+	text := fmt.Sprintf("port %s\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %s 1\n", port, dir, name, masterPort)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		s.t.Fatal(err)
+	}
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		s.t.Fatal("redis-server is not installed; `make deps` installs it (Debian package redis-server)")
+	}
+	cmd := exec.Command(bin, conf, "--sentinel")
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("starting redis sentinel: %v", err)
+	}
+	s.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	c := redis.NewSentinelClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	defer c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		got, err := c.GetMasterAddrByName(ctx, name).Result()
+		cancel()
+		if err == nil && len(got) == 2 && got[1] == masterPort {
+			return addr
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("sentinel on %s did not name %s's master within 10s: %v %v", addr, name, got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
