@@ -54,13 +54,12 @@ func (a Access) Allow(u *provider.User) bool {
 	return false
 }
 
-// hasAnyScope reports whether held covers one of wanted. A scope without a filter
-// covers its filtered forms: access:services covers access:services!service=NAME.
+// hasAnyScope reports whether held covers one of wanted (provider.Covers: the rule
+// the cache also keeps scopes by).
 func hasAnyScope(held, wanted []string) bool {
 	for _, w := range wanted {
-		base, _, _ := strings.Cut(w, "!")
 		for _, h := range held {
-			if h == w || h == base {
+			if provider.Covers(h, w) {
 				return true
 			}
 		}
@@ -225,10 +224,14 @@ func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {
 		"The identity provider did not answer. Try again in a moment.")
 }
 
+// storeRetryAfter is the Retry-After of a 503 for an unreachable session store, in
+// seconds: about when go-redis tries it again.
+const storeRetryAfter = "5"
+
 // storeDown answers a request whose session could not be read: 503, and the cookie
 // kept, so the user is still logged in once the store is back.
 func (s *Server) storeDown(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Retry-After", storeRetryAfter)
 	writePage(w, r, http.StatusServiceUnavailable, "Session store unavailable",
 		"hubgate cannot reach its session store, so it cannot tell whether you are signed in. Try again in a moment.")
 }
@@ -274,7 +277,7 @@ func refuseJSON(w http.ResponseWriter, result outcome) {
 	case providerDown:
 		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
 	case storeDown:
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", storeRetryAfter)
 		writeJSON(w, http.StatusServiceUnavailable, errorBody{http.StatusServiceUnavailable, "Session store unavailable"})
 	default:
 		writeJSON(w, http.StatusForbidden, errorBody{http.StatusForbidden, "Access denied"})

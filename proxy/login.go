@@ -134,7 +134,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.storeFailed(err)
-		w.Header().Set("Retry-After", "5")
+		w.Header().Set("Retry-After", storeRetryAfter)
 		writePageLink(w, r, http.StatusServiceUnavailable, "Session store unavailable",
 			"hubgate cannot reach its session store, so your session was not ended. Sign out again in a moment.",
 			s.o.Prefix+"/sign_out", "Sign out again")
@@ -155,7 +155,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 // storeDownAtLogin answers a login that cannot be saved because the session store
 // did not answer. The login state is used up, so the way on is a new login.
 func (s *Server) storeDownAtLogin(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Retry-After", storeRetryAfter)
 	s.retryPage(w, r, http.StatusServiceUnavailable, "Session store unavailable",
 		"hubgate cannot reach its session store, so it could not save your login. Try again in a moment.")
 }
