@@ -467,15 +467,16 @@ func runBench(o options) error {
 		{key: "bare-pool", name: "bare reverse proxy + BufferPool", url: r.barePool.url + "/app/", proc: r.barePool, want: 200},
 		{key: "token", name: "hubgate, API token", url: gate.url + "/app/", headers: []string{tokenH}, proc: gate, want: 200},
 	}
+	// ins puts a scenario right after the one it is compared with.
+	ins := func(after string, s *scenario) {
+		i := slices.IndexFunc(sc, func(x *scenario) bool { return x.key == after })
+		sc = slices.Insert(sc, i+1, s)
+	}
 	if o.compare != "" {
 		// hubgate B shares the cookie secret, so the same session and token work on it.
 		b, err := r.startHubgateBinary("hubgate-b", o.compare, nil)
 		if err != nil {
 			return err
-		}
-		ins := func(after string, s *scenario) {
-			i := slices.IndexFunc(sc, func(x *scenario) bool { return x.key == after })
-			sc = slices.Insert(sc, i+1, s)
 		}
 		ins("auth-token", &scenario{key: "B-auth-token", name: "hubgate B /oauth2/auth 202 (token)", url: b.url + "/oauth2/auth", headers: []string{tokenH}, proc: b, want: 202})
 		ins("auth", &scenario{key: "B-auth", name: "hubgate B /oauth2/auth 202 (cookie)", url: b.url + "/oauth2/auth", headers: []string{cookieH}, proc: b, want: 202})
@@ -502,10 +503,6 @@ func runBench(o options) error {
 			return fmt.Errorf("%w\nhubgate-redis log:\n%s", err, tail(rg.log, 2000))
 		}
 		ticketH := "Cookie: " + ticket
-		ins := func(after string, s *scenario) {
-			i := slices.IndexFunc(sc, func(x *scenario) bool { return x.key == after })
-			sc = slices.Insert(sc, i+1, s)
-		}
 		ins("auth", &scenario{key: "redis-auth", name: "hubgate /oauth2/auth 202 (Redis session)", url: rg.url + "/oauth2/auth", headers: []string{ticketH}, proc: rg, side: rds, want: 202})
 		ins("cookie", &scenario{key: "redis-cookie", name: "hubgate, Redis session", url: rg.url + "/app/", headers: []string{ticketH}, proc: rg, side: rds, want: 200})
 	}

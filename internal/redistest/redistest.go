@@ -1,10 +1,13 @@
-// Package redistest starts a real redis-server on loopback for tests, the way
-// httptest starts an HTTP server: Debian's redis-server, a free port, no disk.
+// Package redistest starts a real redis-server on loopback for tests (and the
+// bench), the way httptest starts an HTTP server: Debian's redis-server, a free
+// port, no disk.
 package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -64,18 +67,32 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		return
 	}
-	bin, err := exec.LookPath("redis-server")
+	cmd, err := Run(s.Addr, s.t.TempDir(), nil)
 	if err != nil {
-		s.t.Fatal("redis-server is not installed; `make deps` installs it (Debian package redis-server)")
-	}
-	_, port, _ := net.SplitHostPort(s.Addr)
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-		"--protected-mode", "yes", "--loglevel", "warning", "--dir", s.t.TempDir())
-	if err := cmd.Start(); err != nil {
-		s.t.Fatalf("starting redis-server: %v", err)
+		s.t.Fatal(err)
 	}
 	s.cmd = cmd
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1})
+}
+
+// Run starts Debian's redis-server on addr (127.0.0.1:PORT) with no persistence,
+// its output to out (nil: none) and its files in dir, and returns once it answers
+// PING. The tests start theirs through Start; the bench calls Run.
+func Run(addr, dir string, out io.Writer) (*exec.Cmd, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, errors.New("redis-server is not installed; `make deps` installs it (Debian package redis-server)")
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		"--protected-mode", "yes", "--loglevel", "warning", "--dir", dir)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting redis-server: %w", err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -83,11 +100,12 @@ func (s *Server) Restart() {
 		err := c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return
+			return cmd, nil
 		}
 		if time.Now().After(deadline) {
-			s.Stop()
-			s.t.Fatalf("redis-server on %s did not answer PING within 10s: %v", s.Addr, err)
+			cmd.Process.Kill()
+			cmd.Wait()
+			return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s: %w", addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
