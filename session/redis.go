@@ -71,29 +71,17 @@ func newTicket() *ticket {
 	return t
 }
 
-func (t *ticket) redisKey() string { return t.rkey }
-
-func (t *ticket) aead() (cipher.AEAD, error) { return t.gcm, nil }
-
 // seal encrypts a session with the ticket's key (AES-256-GCM, random nonce).
 func (t *ticket) seal(sess Session) ([]byte, error) {
 	plain, err := json.Marshal(sess)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := t.aead()
-	if err != nil {
-		return nil, err
-	}
-	return aead.Seal(nil, nil, plain, nil), nil
+	return t.gcm.Seal(nil, nil, plain, nil), nil
 }
 
 func (t *ticket) open(sealed []byte) (Session, error) {
-	aead, err := t.aead()
-	if err != nil {
-		return Session{}, err
-	}
-	plain, err := aead.Open(nil, nil, sealed, nil)
+	plain, err := t.gcm.Open(nil, nil, sealed, nil)
 	if err != nil {
 		return Session{}, err
 	}
@@ -147,7 +135,7 @@ func (s *Store) loadServer(r *http.Request) (Session, bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
 	defer cancel()
-	sealed, err := s.rdb.Get(ctx, t.redisKey()).Bytes()
+	sealed, err := s.rdb.Get(ctx, t.rkey).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, false, nil // signed out, or expired
 	}
@@ -191,14 +179,14 @@ func (s *Store) saveServer(ctx context.Context, w http.ResponseWriter, sess Sess
 	if rewrite {
 		// XX: only if it still exists, so a refresh racing a sign-out does not
 		// bring the session back.
-		stored, err := s.rdb.SetXX(ctx, t.redisKey(), sealed, ttl).Result()
+		stored, err := s.rdb.SetXX(ctx, t.rkey, sealed, ttl).Result()
 		if err != nil {
 			return unavailable("SET", err)
 		}
 		if !stored {
 			return ErrEnded
 		}
-	} else if err := s.rdb.Set(ctx, t.redisKey(), sealed, ttl).Err(); err != nil {
+	} else if err := s.rdb.Set(ctx, t.rkey, sealed, ttl).Err(); err != nil {
 		return unavailable("SET", err)
 	}
 	http.SetCookie(w, s.cookie(s.name, value, ttl, secure))
@@ -223,7 +211,7 @@ func (s *Store) Revoke(ctx context.Context, r *http.Request) error {
 func (s *Store) del(ctx context.Context, t *ticket) error {
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
-	if err := s.rdb.Del(ctx, t.redisKey()).Err(); err != nil {
+	if err := s.rdb.Del(ctx, t.rkey).Err(); err != nil {
 		return unavailable("DEL", err)
 	}
 	return nil

@@ -53,12 +53,12 @@ func TestRedisTicketNeedsItsKey(t *testing.T) {
 		t.Errorf("short ID: %v, %v; want no session", ok, err)
 	}
 
-	sealed, err := rdb.Get(t.Context(), tk.redisKey()).Bytes()
+	sealed, err := rdb.Get(t.Context(), tk.rkey).Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sealed[len(sealed)-1] ^= 1
-	if err := rdb.Set(t.Context(), tk.redisKey(), sealed, time.Hour).Err(); err != nil {
+	if err := rdb.Set(t.Context(), tk.rkey, sealed, time.Hour).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok, err := s.Load(withCookie(good.Value)); ok || err != nil {
