@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/redistest"
 )
 
 // writeCert makes a self-signed certificate for 127.0.0.1.
@@ -222,5 +224,36 @@ func TestServeRedisDownIsAQuick503(t *testing.T) {
 		if took := time.Since(start); resp.StatusCode != http.StatusServiceUnavailable || took > 500*time.Millisecond {
 			t.Fatalf("/ready with Redis down: %d after %v; want 503 in well under 0.8 s", resp.StatusCode, took)
 		}
+	}
+}
+
+// rediss:// against a real redis-server that speaks only TLS: hubgate verifies its
+// certificate, trusting it only through the system's roots (here SSL_CERT_FILE, as
+// an operator would add a private CA), and then works.
+func TestServeRedisOverTLS(t *testing.T) {
+	cert, key := writeCert(t, t.TempDir())
+	srv := redistest.StartTLS(t, cert, key)
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"version":"3.0.0"}`))
+	}))
+	defer hub.Close()
+	ready := func(trust bool) int {
+		if trust {
+			t.Setenv("SSL_CERT_FILE", cert)
+		}
+		addr := freeAddr(t)
+		startServe(t, "--listen", addr, "--hub-url", hub.URL, "--session-store", "redis", "--redis-url", "rediss://"+srv.Addr+"/0")
+		resp, err := http.Get("http://" + addr + "/ready")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := ready(false); got != http.StatusServiceUnavailable {
+		t.Errorf("/ready with an untrusted Redis certificate: %d, want 503", got)
+	}
+	if got := ready(true); got != http.StatusOK {
+		t.Errorf("/ready over rediss:// with the certificate trusted: %d, want 200", got)
 	}
 }

@@ -5,6 +5,8 @@ package redistest
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +25,8 @@ type Server struct {
 	Addr string // 127.0.0.1:port
 	t    testing.TB
 	cmd  *exec.Cmd
+	// With TLS (StartTLS) the server speaks only TLS, with this certificate.
+	certFile, keyFile string
 }
 
 // Start runs a redis-server for the test and stops it at the test's end. A machine
@@ -36,6 +40,22 @@ func Start(t testing.TB) *Server {
 	addr := ln.Addr().String()
 	ln.Close()
 	s := &Server{Addr: addr, t: t}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// StartTLS is Start for a server that speaks only TLS (rediss://), with the given
+// certificate and key (PEM files).
+func StartTLS(t testing.TB, certFile, keyFile string) *Server {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := &Server{Addr: addr, t: t, certFile: certFile, keyFile: keyFile}
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s
@@ -67,7 +87,7 @@ func (s *Server) Restart() {
 	if s.cmd != nil {
 		return
 	}
-	cmd, err := Run(s.Addr, s.t.TempDir(), nil)
+	cmd, err := run(s.Addr, s.t.TempDir(), nil, s.certFile, s.keyFile)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -78,6 +98,11 @@ func (s *Server) Restart() {
 // its output to out (nil: none) and its files in dir, and returns once it answers
 // PING. The tests start theirs through Start; the bench calls Run.
 func Run(addr, dir string, out io.Writer) (*exec.Cmd, error) {
+	return run(addr, dir, out, "", "")
+}
+
+// run is Run, speaking only TLS when certFile is set.
+func run(addr, dir string, out io.Writer, certFile, keyFile string) (*exec.Cmd, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, errors.New("redis-server is not installed; `make deps` installs it (Debian package redis-server)")
@@ -86,13 +111,26 @@ func Run(addr, dir string, out io.Writer) (*exec.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-		"--protected-mode", "yes", "--loglevel", "warning", "--dir", dir)
+	args := []string{"--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		"--protected-mode", "yes", "--loglevel", "warning", "--dir", dir}
+	opts := &redis.Options{Addr: addr, MaxRetries: -1}
+	if certFile != "" {
+		args = append(args, "--port", "0", "--tls-port", port, "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+			"--tls-ca-cert-file", certFile, "--tls-auth-clients", "no")
+		pem, err := os.ReadFile(certFile)
+		if err != nil {
+			return nil, err
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		opts.TLSConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting redis-server: %w", err)
 	}
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	c := redis.NewClient(opts)
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
