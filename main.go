@@ -26,6 +26,7 @@ import (
 	"github.com/hubgate/hubgate/logsink"
 	"github.com/hubgate/hubgate/memlimit"
 	"github.com/hubgate/hubgate/metrics"
+	"github.com/hubgate/hubgate/oauth2proxy"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
@@ -56,6 +57,13 @@ func newApp() *cli.App {
 			{Name: "check-config", Usage: "validate the configuration and exit", Flags: checkFlags, Before: config.LoadFile(checkFlags), Action: checkConfig},
 			{Name: "healthcheck", Usage: "probe a running hubgate's /ping; exit 0 if it answers", Flags: healthFlags, Before: config.LoadFile(healthFlags), Action: healthcheck},
 			{Name: "secret", Usage: "print a fresh random cookie secret", Action: printSecret},
+			{
+				Name:            "import-oauth2-proxy",
+				Usage:           "print the hubgate YAML for an oauth2-proxy configuration: its flags, --config file and OAUTH2_PROXY_* environment",
+				ArgsUsage:       "[--config oauth2-proxy.cfg] [oauth2-proxy flags]",
+				SkipFlagParsing: true, // the flags are oauth2-proxy's
+				Action:          importOAuth2Proxy,
+			},
 			{Name: "version", Usage: "print the version", Action: func(*cli.Context) error { fmt.Println(version); return nil }},
 		},
 	}
@@ -83,6 +91,35 @@ func checkConfig(c *cli.Context) error {
 	fmt.Printf("configuration OK (%s): provider %s, listen %s, upstream %s, endpoints under %s\n",
 		mode, cfg.Provider, cfg.Listen, cfg.Upstream, cfg.Prefix)
 	return nil
+}
+
+// importOAuth2Proxy writes the YAML to stdout and, on stderr, each option it did
+// not carry over with the reason.
+func importOAuth2Proxy(c *cli.Context) error {
+	src, err := oauth2proxy.Load(c.Args().Slice(), environ(), os.ReadFile)
+	if err != nil {
+		return err
+	}
+	t, err := oauth2proxy.Translate(src, os.ReadFile)
+	if err != nil {
+		return fmt.Errorf("cannot import this configuration safely:\n%w", err)
+	}
+	from := "flags and environment"
+	if src.File != "" {
+		from = src.File + ", " + from
+	}
+	out, err := t.YAML(from)
+	if err != nil {
+		return err
+	}
+	for _, name := range src.Ignored {
+		fmt.Fprintf(c.App.ErrWriter, "ignored: %s names no oauth2-proxy option\n", name)
+	}
+	for _, n := range t.Notes {
+		fmt.Fprintln(c.App.ErrWriter, "note: "+n)
+	}
+	_, err = c.App.Writer.Write(out)
+	return err
 }
 
 func printSecret(*cli.Context) error {

@@ -102,3 +102,32 @@ func TestComposeExample(t *testing.T) {
 		t.Error("hubgate's client id or callback differ from the Hub's defaults for service whoami")
 	}
 }
+
+// TestImportOAuth2ProxyPassesCheckConfig: what import-oauth2-proxy prints for
+// configurations in oauth2-proxy's documented format is a valid hubgate configuration.
+func TestImportOAuth2ProxyPassesCheckConfig(t *testing.T) {
+	for _, f := range []string{"github.cfg", "oidc-endpoints.cfg", "keycloak.cfg"} {
+		t.Run(f, func(t *testing.T) {
+			var out, errs strings.Builder
+			app := newApp()
+			app.Writer, app.ErrWriter = &out, &errs
+			if err := app.Run([]string{"hubgate", "import-oauth2-proxy", "--config", filepath.Join("oauth2proxy", "testdata", f)}); err != nil {
+				t.Fatalf("import: %v\n%s", err, errs.String())
+			}
+			path := filepath.Join(t.TempDir(), "hubgate.yaml")
+			if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := newApp().Run([]string{"hubgate", "check-config", "--config", path}); err != nil {
+				t.Fatalf("check-config on the import: %v\n%s", err, out.String())
+			}
+		})
+	}
+	var out, errs strings.Builder
+	app := newApp()
+	app.Writer, app.ErrWriter = &out, &errs
+	err := app.Run([]string{"hubgate", "import-oauth2-proxy", "--provider=github", "--github-team=ops", "--upstream=http://127.0.0.1:1/"})
+	if err == nil || !strings.Contains(err.Error(), "github_team") || out.Len() != 0 {
+		t.Errorf("a restriction hubgate cannot check must stop the import with nothing printed: err=%v out=%q", err, out.String())
+	}
+}

@@ -1,0 +1,422 @@
+package oauth2proxy
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func noFiles(name string) ([]byte, error) { return nil, fs.ErrNotExist }
+
+func files(m map[string]string) func(string) ([]byte, error) {
+	return func(name string) ([]byte, error) {
+		if v, ok := m[name]; ok {
+			return []byte(v), nil
+		}
+		if data, err := os.ReadFile(name); err == nil {
+			return data, nil
+		}
+		return nil, fmt.Errorf("open %s: %w", name, fs.ErrNotExist)
+	}
+}
+
+// translate loads and translates, failing the test on an error.
+func translate(t *testing.T, args []string, env map[string]string, read func(string) ([]byte, error)) *Translation {
+	t.Helper()
+	src, err := Load(args, env, read)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tr, err := Translate(src, read)
+	if err != nil {
+		t.Fatalf("Translate: %v", err)
+	}
+	return tr
+}
+
+// refusal loads and translates, and returns the error that must come.
+func refusal(t *testing.T, args []string, env map[string]string) string {
+	t.Helper()
+	src, err := Load(args, env, files(nil))
+	if err != nil {
+		return err.Error()
+	}
+	_, err = Translate(src, files(nil))
+	if err == nil {
+		t.Fatalf("%v %v: translated, want a refusal", args, env)
+	}
+	return err.Error()
+}
+
+func wantKeys(t *testing.T, tr *Translation, want map[string]any) {
+	t.Helper()
+	for k, v := range want {
+		got, ok := tr.Get(k)
+		if !ok {
+			t.Errorf("%s: missing, want %v", k, v)
+			continue
+		}
+		if !reflect.DeepEqual(got, v) {
+			t.Errorf("%s = %#v, want %#v", k, got, v)
+		}
+	}
+}
+
+func wantNote(t *testing.T, tr *Translation, option, words string) {
+	t.Helper()
+	for _, n := range tr.Notes {
+		if (strings.HasPrefix(n, option+" ") || strings.HasPrefix(n, option+":")) && strings.Contains(n, words) {
+			return
+		}
+	}
+	t.Errorf("no note on %s saying %q; notes:\n%s", option, words, strings.Join(tr.Notes, "\n"))
+}
+
+func TestGitHubFile(t *testing.T) {
+	tr := translate(t, []string{"--config", "testdata/github.cfg"}, nil, files(nil))
+	wantKeys(t, tr, map[string]any{
+		"listen":                "127.0.0.1:4180",
+		"upstream":              "http://127.0.0.1:8080",
+		"provider":              "github",
+		"allowed_organizations": []string{"example-org"},
+		"client_id":             "0123456789abcdef0123",
+		"client_secret":         "0123456789abcdef0123456789abcdef01234567",
+		"redirect_url":          "https://internal.example.org/oauth2/callback",
+		"skip_sign_in_page":     false, // oauth2-proxy's sign-in page, unless skip_provider_button
+		"cookie_name":           "_oauth2_proxy",
+		"cookie_secret":         "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w=",
+		"cookie_expire":         "168h",
+		"cache_ttl":             "1h",
+		"skip_auth_routes":      []string{"GET=^/probe", "^/metrics"},
+		"pass_access_token":     false,
+		"pass_host_header":      true,
+	})
+	wantNote(t, tr, "api_routes", "not needed")
+	wantNote(t, tr, "standard_logging", "not needed")
+	wantNote(t, tr, "reverse_proxy", "replaced by trusted_proxies")
+	wantNote(t, tr, "cookie_refresh", "github.cfg line 26")
+	for _, k := range []string{"cookie_secure", "cookie_httponly", "pass_user_headers", "email_domains"} {
+		for _, n := range tr.Notes {
+			if strings.HasPrefix(n, k+" ") {
+				t.Errorf("%s has hubgate's behaviour and needs no note, got %q", k, n)
+			}
+		}
+	}
+}
+
+// The generic OAuth2 case: provider oidc with its endpoints written out.
+func TestOIDCWithEndpointsIsGeneric(t *testing.T) {
+	tr := translate(t, []string{"--config=testdata/oidc-endpoints.cfg"}, nil, files(nil))
+	wantKeys(t, tr, map[string]any{
+		"provider":          "generic",
+		"authorize_url":     "https://sso.example.org/authorize",
+		"token_url":         "https://sso.example.org/token",
+		"userdata_url":      "https://sso.example.org/userinfo",
+		"username_key":      "sub",
+		"email_key":         "email",
+		"groups_key":        "roles",
+		"allowed_groups":    []string{"staff", "admins"},
+		"scope":             []string{"openid", "email", "profile", "groups"},
+		"login_service":     "Example SSO",
+		"skip_sign_in_page": true,
+	})
+	wantNote(t, tr, "oidc_jwks_url", "verifies no ID token")
+	wantNote(t, tr, "set_xauthrequest", "not needed")
+	wantNote(t, tr, "cookie_secure", "not needed")
+}
+
+func TestLegacyKeycloak(t *testing.T) {
+	tr := translate(t, []string{"--config", "testdata/keycloak.cfg"}, nil, files(nil))
+	wantKeys(t, tr, map[string]any{
+		"provider":       "generic",
+		"userdata_url":   "https://keycloak.example.org/auth/realms/example/protocol/openid-connect/userinfo",
+		"username_key":   "preferred_username",
+		"groups_key":     "groups",
+		"allowed_groups": []string{"/staff"},
+	})
+	wantNote(t, tr, "validate_url", "not needed")
+}
+
+// Discovery needs an OpenID Connect provider, which hubgate does not have.
+func TestOIDCDiscoveryIsRefused(t *testing.T) {
+	msg := refusal(t, []string{"--config", "testdata/oidc-discovery.cfg"}, nil)
+	if !strings.Contains(msg, "skip_oidc_discovery") {
+		t.Errorf("refusal does not say how to convert: %s", msg)
+	}
+}
+
+func TestFlagsOverEnvironmentOverFile(t *testing.T) {
+	env := map[string]string{
+		"OAUTH2_PROXY_UPSTREAMS":     "http://127.0.0.1:9000/",
+		"OAUTH2_PROXY_COOKIE_NAME":   "_from_env",
+		"OAUTH2_PROXY_CLIENT_ID":     "env-id",
+		"OAUTH2_PROXY_COOKIE_SECURE": "false",
+		"OAUTH2_PROXY_NO_SUCH":       "x",
+		"OTHER":                      "y",
+	}
+	src, err := Load([]string{"--config", "testdata/github.cfg", "--client-id=flag-id", "--skip-provider-button"}, env, files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := Translate(src, files(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantKeys(t, tr, map[string]any{
+		"upstream":          "http://127.0.0.1:9000",
+		"cookie_name":       "_from_env",
+		"client_id":         "flag-id",
+		"skip_sign_in_page": true,
+	})
+	wantNote(t, tr, "cookie_secure", "OAUTH2_PROXY_COOKIE_SECURE")
+	if !reflect.DeepEqual(src.Ignored, []string{"OAUTH2_PROXY_NO_SUCH"}) {
+		t.Errorf("Ignored = %v", src.Ignored)
+	}
+}
+
+func TestFlagSpellings(t *testing.T) {
+	src, err := Load([]string{
+		"--provider", "github", "--upstream=http://127.0.0.1:1/", "--upstream", "http://127.0.0.1:2/api",
+		"--pass-access-token", "--pass-host-header=false", "--cookie-expire", "12h", "--github-user=a,b",
+	}, nil, noFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]any{
+		"provider":          "github",
+		"upstreams":         []string{"http://127.0.0.1:1/", "http://127.0.0.1:2/api"},
+		"pass_access_token": true,
+		"pass_host_header":  false,
+		"cookie_expire":     12 * time.Hour,
+		"github_users":      []string{"a", "b"},
+	} {
+		if got := src.set[name].value; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %#v, want %#v", name, got, want)
+		}
+	}
+}
+
+func TestBadInputNamesWhere(t *testing.T) {
+	cfg := func(body string) func(string) ([]byte, error) { return files(map[string]string{"p.cfg": body}) }
+	for _, c := range []struct {
+		name string
+		args []string
+		read func(string) ([]byte, error)
+		want string
+	}{
+		{"malformed", []string{"--config", "testdata/malformed.cfg"}, files(nil), "malformed.cfg line 3"},
+		{"unknown key", []string{"--config", "p.cfg"}, cfg("provider = \"github\"\n\nno_such_option = 1\n"), `p.cfg line 3: unknown oauth2-proxy option "no_such_option"`},
+		{"wrong type", []string{"--config", "p.cfg"}, cfg("# c\ncookie_secure = \"yes\"\n"), "p.cfg line 2: cookie_secure: expected true or false"},
+		{"bad duration", []string{"--config", "p.cfg"}, cfg("cookie_expire = \"a week\"\n"), "p.cfg line 1: cookie_expire: expected a duration"},
+		{"list of numbers", []string{"--config", "p.cfg"}, cfg("upstreams = [1]\n"), "p.cfg line 1: upstreams: expected a list of strings"},
+		{"missing file", []string{"--config", "nope.cfg"}, files(nil), "nope.cfg"},
+		{"unknown flag", []string{"--no-such-flag=1"}, noFiles, "--no-such-flag: unknown oauth2-proxy flag"},
+		{"flag without value", []string{"--provider"}, noFiles, "--provider needs a value"},
+		{"bad bool flag", []string{"--reverse-proxy=maybe"}, noFiles, "--reverse-proxy: expected true or false"},
+		{"argument", []string{"github"}, noFiles, "takes no arguments"},
+		{"alpha config", []string{"--alpha-config=a.yaml"}, noFiles, "legacy options"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load(c.args, nil, c.read)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+	if _, err := Load(nil, map[string]string{"OAUTH2_PROXY_COOKIE_SECURE": "nah"}, noFiles); err == nil ||
+		!strings.Contains(err.Error(), "OAUTH2_PROXY_COOKIE_SECURE") {
+		t.Errorf("bad variable: err = %v", err)
+	}
+}
+
+// base is a minimal configuration oauth2-proxy starts with.
+var base = []string{"--provider=github", "--client-id=id", "--client-secret=secret", "--email-domain=*",
+	"--redirect-url=https://app.example.org/oauth2/callback", "--upstream=http://127.0.0.1:8080/",
+	"--cookie-secret=OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="}
+
+func with(extra ...string) []string { return append(append([]string{}, base...), extra...) }
+
+// An option that keeps users out and that hubgate cannot check is never dropped:
+// the translation refuses, and names every such option at once.
+func TestRestrictionsAreNeverDropped(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{with("--github-team=ops", "--github-repo=o/r"), []string{"github_team (--github-team)", "github_repo (--github-repo)"}},
+		{with("--email-domain=example.org"), []string{"email_domains"}},
+		{append([]string{"--upstream=http://127.0.0.1:1/"}, "--provider=github", "--client-id=i", "--client-secret=s", "--redirect-url=https://a/oauth2/callback"), []string{"email_domains: is not set"}},
+		{with("--allowed-role=admin"), []string{"allowed_roles"}},
+		{with("--gitlab-group=g"), []string{"gitlab_groups"}},
+		{with("--authenticated-emails-file=/etc/emails"), []string{"authenticated_emails_file"}},
+		{with("--allowed-group=staff"), []string{"provider github gives hubgate no groups"}},
+		{[]string{"--provider=google", "--client-id=i", "--client-secret=s", "--redirect-url=https://a/oauth2/callback", "--upstream=http://127.0.0.1:1/", "--email-domain=*", "--google-group=staff@example.org"}, []string{"google_groups"}},
+		{[]string{"--provider=azure", "--client-id=i", "--client-secret=s", "--redirect-url=https://a/cb", "--upstream=http://127.0.0.1:1/", "--email-domain=*"}, []string{`"azure" has no hubgate preset`}},
+	} {
+		msg := refusal(t, c.args, nil)
+		for _, w := range c.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v: refusal %q does not name %q", c.args, msg, w)
+			}
+		}
+	}
+}
+
+func TestWhatHubgateNeedsWrittenDown(t *testing.T) {
+	msg := refusal(t, []string{"--provider=github", "--email-domain=*", "--upstream=http://127.0.0.1:1/"}, nil)
+	for _, w := range []string{"redirect_url: is not set", "client_secret: is not set", "--redirect-url=https://YOUR.HOST/oauth2/callback"} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("refusal %q does not say %q", msg, w)
+		}
+	}
+	if msg := refusal(t, []string{"--provider=github", "--client-id=i", "--client-secret=s", "--email-domain=*",
+		"--redirect-url=https://a/oauth2/callback", "--upstream=file:///var/www#/static/"}, nil); !strings.Contains(msg, "no http(s) or unix upstream") {
+		t.Error(msg)
+	}
+}
+
+func TestGoogle(t *testing.T) {
+	g := []string{"--provider=google", "--client-id=i", "--client-secret=s", "--redirect-url=https://a/oauth2/callback", "--upstream=http://127.0.0.1:1/"}
+	tr := translate(t, append(g, "--email-domain=example.org"), nil, noFiles)
+	wantKeys(t, tr, map[string]any{"provider": "google", "hosted_domain": []string{"example.org"}})
+	wantNote(t, tr, "email_domains", "replaced by hosted_domain")
+
+	read := files(map[string]string{"/etc/emails": "# staff\nalice@example.org\n\nbob@example.org\n"})
+	tr = translate(t, append(g, "--authenticated-emails-file=/etc/emails"), nil, read)
+	wantKeys(t, tr, map[string]any{"allowed_users": []string{"alice@example.org", "bob@example.org"}})
+
+	if msg := refusal(t, append(g, "--authenticated-emails-file=/etc/emails", "--email-domain=example.org"), nil); !strings.Contains(msg, "keep one of the two") {
+		t.Error(msg)
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	read := files(map[string]string{"/run/secrets/client": "s3cret\n", "/run/secrets/cookie": "short"})
+	args := []string{"--provider=github", "--client-id=id", "--client-secret-file=/run/secrets/client",
+		"--cookie-secret-file=/run/secrets/cookie", "--email-domain=*", "--redirect-url=https://a/oauth2/callback",
+		"--upstream=http://127.0.0.1:1/"}
+	tr := translate(t, args, nil, read)
+	wantKeys(t, tr, map[string]any{"client_secret": "s3cret"})
+	wantNote(t, tr, "client_secret_file", "replaced by client_secret")
+	secret, _ := tr.Get("cookie_secret")
+	if s, _ := secret.(string); len(s) < 32 || s == "short" {
+		t.Errorf("a short cookie secret must be replaced, got %q", s)
+	}
+	wantNote(t, tr, "cookie_secret", "new random secret")
+}
+
+func TestServerAndUpstreams(t *testing.T) {
+	tr := translate(t, with("--http-address=http://0.0.0.0:4180", "--https-address=:8443", "--tls-cert-file=/c.pem",
+		"--tls-key-file=/k.pem", "--upstream=http://127.0.0.1:9000/api/", "--upstream=file:///var/www#/static/",
+		"--metrics-address=127.0.0.1:9100", "--proxy-prefix=/auth", "--upstream-timeout=90s", "--trusted-proxy-ip=10.0.0.0/8",
+		"--reverse-proxy"), nil, noFiles)
+	wantKeys(t, tr, map[string]any{
+		"listen": ":8443", "tls_cert_file": "/c.pem", "tls_key_file": "/k.pem", "upstream": "http://127.0.0.1:8080",
+		"metrics_listen": "127.0.0.1:9100", "prefix": "/auth", "upstream_timeout": "1m30s", "trusted_proxies": []string{"10.0.0.0/8"},
+	})
+	wantNote(t, tr, "http_address", "one listener")
+	wantNote(t, tr, "upstreams", `"http://127.0.0.1:9000/api/" not carried over: one hubgate serves one upstream`)
+	wantNote(t, tr, "upstreams", "hubgate serves no files")
+
+	tr = translate(t, []string{"--provider=github", "--client-id=i", "--client-secret=s", "--email-domain=*",
+		"--redirect-url=https://a/oauth2/callback", "--upstream=unix:///run/app.sock", "--http-address=unix:///run/gate.sock"}, nil, noFiles)
+	wantKeys(t, tr, map[string]any{"upstream": "unix:/run/app.sock", "listen": "unix:/run/gate.sock"})
+}
+
+func TestRedis(t *testing.T) {
+	tr := translate(t, with("--session-store-type=redis", "--redis-connection-url=redis://10.0.0.5:6379/2",
+		"--redis-password=pw"), nil, noFiles)
+	wantKeys(t, tr, map[string]any{"session_store": "redis", "redis_url": "redis://:pw@10.0.0.5:6379/2"})
+
+	tr = translate(t, with("--session-store-type=redis", "--redis-use-sentinel", "--redis-sentinel-master-name=mymaster",
+		"--redis-sentinel-connection-urls=redis://10.0.0.1:26379,redis://10.0.0.2:26379"), nil, noFiles)
+	wantKeys(t, tr, map[string]any{"redis_sentinel_master": "mymaster", "redis_sentinel_addrs": []string{"10.0.0.1:26379", "10.0.0.2:26379"}})
+
+	if msg := refusal(t, with("--session-store-type=redis", "--redis-use-cluster", "--redis-cluster-connection-urls=redis://a:1"), nil); !strings.Contains(msg, "Redis Cluster") {
+		t.Error(msg)
+	}
+}
+
+// Every oauth2-proxy option is mapped, noted or refused: none is dropped in silence,
+// and every reason belongs to a real option.
+func TestEveryOptionHasAFate(t *testing.T) {
+	used := map[string]bool{}
+	// Every option set at once, under each provider that translates.
+	for _, provider := range []string{"github", "google", "oidc", "keycloak"} {
+		src := &Source{set: map[string]setting{}}
+		for _, o := range options {
+			var v any
+			switch o.kind {
+			case text:
+				v = "x"
+			case flag:
+				v = true
+			case list:
+				v = []string{"x"}
+			case duration:
+				v = time.Minute
+			case number:
+				v = 1
+			}
+			src.set[o.name] = setting{value: v}
+		}
+		src.set["provider"] = setting{value: provider}
+		src.set["session_store_type"] = setting{value: "redis"}
+		src.set["redis_use_cluster"] = setting{value: false}
+		src.set["redis_connection_url"] = setting{value: "redis://127.0.0.1:6379"}
+		tr := &translator{src: src, out: &Translation{}, used: map[string]bool{}, read: files(map[string]string{"x": "secret"})}
+		tr.server()
+		tr.upstreams()
+		tr.provider()
+		tr.sessionCookie()
+		tr.requests()
+		tr.store()
+		for name := range tr.used {
+			used[name] = true
+		}
+	}
+	for _, o := range options {
+		_, fated := fates[o.name]
+		_, refused := restrictive[o.name]
+		if !used[o.name] && !fated && !refused {
+			t.Errorf("%s: neither translated nor given a reason", o.name)
+		}
+	}
+	for name := range fates {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("fates names %q, which is no oauth2-proxy option", name)
+		}
+	}
+	for name := range restrictive {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("restrictive names %q, which is no oauth2-proxy option", name)
+		}
+	}
+}
+
+func TestYAMLRoundTrips(t *testing.T) {
+	tr := translate(t, []string{"--config", "testdata/oidc-endpoints.cfg", "--prompt=login"}, nil, files(nil))
+	out, err := tr.YAML("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(out), "# hubgate configuration, imported from oauth2-proxy (test)") {
+		t.Errorf("no header comment:\n%s", out)
+	}
+	var got map[string]any
+	if err := yaml.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got["extra_authorize_params"].(map[string]any)["prompt"] != "login" || got["skip_sign_in_page"] != true {
+		t.Errorf("round trip lost values: %v", got)
+	}
+	if !strings.Contains(string(out), "provider: generic\n") {
+		t.Errorf("keys are not in order:\n%s", out)
+	}
+}
