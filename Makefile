@@ -5,9 +5,16 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # Debian packages, grouped by what needs them so later work can extend a group.
 DEPS_BUILD   := gcc libc6-dev                 # go test -race needs cgo
 DEPS_TEST    := jupyterhub python3-django python3-django-oauth-toolkit nginx redis-server
+DEPS_ROOT    := mmdebstrap                    # builds the Debian 13 root (.ci/debian13-root)
 DEPS_BROWSER := chromium                      # the browser suite, test/chromium*.go
 DEPS_BENCH   := wrk
-DEPS         := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BROWSER) $(DEPS_BENCH)
+DEPS         := $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_ROOT) $(DEPS_BROWSER) $(DEPS_BENCH)
+
+# The integration legs, HUB_VERSION/DOT_VERSION pairs (test/peers.go knows the
+# releases and where each comes from). The first leg is the primary: JupyterHub 5.2
+# and DOT 3.0 from the Debian 13 root run every suite; Debian 12's 3.0 and 1.7 run
+# the core. A new release is one entry here and one line in test/peers.go.
+LEGS ?= 5.2/3.0 3.0/1.7
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -26,6 +33,7 @@ deps:
 		$(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(SUDO) bash .ci/debian13-root >/dev/null  # once; reused while .ci/debian13.packages is unchanged
 
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/hubgate .
@@ -47,8 +55,16 @@ unit:
 	go test -race -count=1 ./...
 	go test -run '^$$' -bench . -benchtime 100x ./...  # benchmarks keep compiling and running
 
+# Each leg's wall time is printed as it ends, and all of them at the end.
 integration: deps
-	go test -race -count=1 -tags integration -timeout 15m ./test/...
+	@summary=; for leg in $(LEGS); do \
+		hub=$${leg%/*}; dot=$${leg#*/}; began=$$(date +%s); \
+		echo "integration: JupyterHub $$hub, django-oauth-toolkit $$dot"; \
+		HUB_VERSION=$$hub DOT_VERSION=$$dot go test -race -count=1 -tags integration -timeout 15m ./test/... || exit 1; \
+		took=$$(( $$(date +%s) - began )); \
+		echo "integration: JupyterHub $$hub / DOT $$dot passed in $${took}s"; \
+		summary="$$summary  JupyterHub $$hub / DOT $$dot: $${took}s\n"; \
+	done; printf "integration legs:\n$$summary"
 
 # Each fuzz target for a bounded time; a crasher lands in testdata/fuzz, to be fixed
 # and committed as a seed. .ci/fuzz says why one known Go failure is not a finding.

@@ -161,7 +161,7 @@ func newEncoder(format string) zapcore.Encoder {
 
 // newProvider builds the configured identity provider, with the username rules that
 // apply to all of them.
-func newProvider(cfg *config.Config) provider.Provider {
+func newProvider(cfg *config.Config, hubTLS *tls.Config) provider.Provider {
 	var p provider.Provider
 	if cfg.Provider == "jupyterhub" {
 		p = provider.NewJupyterHub(provider.JupyterHubOptions{
@@ -171,6 +171,7 @@ func newProvider(cfg *config.Config) provider.Provider {
 			ClientSecret: cfg.ClientSecret,
 			RedirectURL:  cfg.RedirectURL,
 			Timeout:      cfg.ProviderTimeout,
+			TLS:          hubTLS,
 		})
 	} else {
 		o := cfg.OAuth
@@ -354,15 +355,20 @@ func serve(c *cli.Context) error {
 		redis.SetLogger(redisLogger{log.Named("redis")})
 	}
 
+	// The Hub's internal_ssl: its API wants our client certificate (JUPYTERHUB_SSL_*).
+	hubTLS, err := provider.HubClientTLS(cfg.HubTLS.CAFile, cfg.HubTLS.CertFile, cfg.HubTLS.KeyFile)
+	if err != nil {
+		return fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
+	}
 	m := metrics.New()
-	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg), Observe: m.ProviderCall})
+	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
 	var sessionRedis *redis.Client // nil: sessions live in the cookie
 	if cfg.SessionStore == "redis" {
 		sessionRedis = rdb
 	}
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
-		Path:    cfg.ServicePrefix,
+		Path:    cfg.CookiePath,
 		Secrets: cfg.CookieSecrets,
 		Expire:  cfg.CookieExpire,
 		Redis:   sessionRedis,
@@ -413,6 +419,8 @@ func serve(c *cli.Context) error {
 		},
 		ServicePrefix:     cfg.ServicePrefix,
 		Prefix:            cfg.Prefix,
+		PublicScheme:      cfg.PublicScheme,
+		InternalTLS:       cfg.InternalTLS,
 		RedirectURL:       cfg.RedirectURL,
 		HubURL:            cfg.HubURL,
 		HubLogout:         cfg.HubLogout,

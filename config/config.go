@@ -70,6 +70,23 @@ type Config struct {
 
 	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
 	Managed bool
+	// Set from the Hub's service environment only (see hubServiceDefaults):
+	// PublicScheme ("https" or "http", from JUPYTERHUB_PUBLIC_URL) is how browsers
+	// reach the service, which decides the cookies' Secure flag; "" lets each request say.
+	PublicScheme string
+	// CookiePath is the cookies' path: ServicePrefix, or "/" for a __Host- cookie.
+	CookiePath string
+	// HubTLS is the client side of the Hub's internal_ssl; its zero value is plain TLS.
+	HubTLS HubTLS
+	// InternalTLS: the listener's TLS (internal_ssl) is the hop from the Hub's proxy,
+	// so a TLS connection says nothing about the browser's scheme.
+	InternalTLS bool
+}
+
+// HubTLS is what a Hub with internal_ssl gives its services for the API: a client
+// certificate and the CA that signed the Hub's certificate (PEM files).
+type HubTLS struct {
+	CAFile, CertFile, KeyFile string
 }
 
 // OAuth holds the settings of the OAuth2 providers other than JupyterHub, in the shape
@@ -214,7 +231,10 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		LogFormat:   str("log_format"),
 		LogLevel:    str("log_level"),
 		Managed:     hub.managed,
+		HubTLS:      hub.tls,
+		InternalTLS: hub.internalTLS,
 	}
+	cfg.setCookieScope(hub)
 	routes, err := parseRoutes(list("skip_auth_routes"))
 	if err != nil {
 		return nil, err
@@ -298,9 +318,13 @@ func splitList(in []string) []string {
 }
 
 type hubEnv struct {
-	managed bool
-	values  map[string]string
-	lists   map[string][]string
+	managed     bool
+	values      map[string]string
+	lists       map[string][]string
+	scheme      string // of JUPYTERHUB_PUBLIC_URL
+	hostPrefix  bool   // JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED
+	tls         HubTLS
+	internalTLS bool
 }
 
 // hubServiceDefaults maps the environment JupyterHub gives a managed service onto
@@ -339,7 +363,37 @@ func hubServiceDefaults(env map[string]string) hubEnv {
 		}
 	}
 	h.lists["cookie_secret"] = []string{DeriveCookieSecret(token)}
+	// 5.0+: where browsers reach the service; https there means Secure cookies even
+	// when the hop from the Hub's proxy is plain http.
+	if u, err := url.Parse(env["JUPYTERHUB_PUBLIC_URL"]); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
+		h.scheme = u.Scheme
+	}
+	// 4.1+: the Hub wants __Host- cookies (HubOAuth names its cookie __Host-<name>, path /).
+	switch strings.ToLower(env["JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED"]) {
+	case "1", "true", "yes":
+		h.hostPrefix = true
+	}
+	// internal_ssl: the API wants this client certificate and is signed by this CA,
+	// and the Hub's proxy speaks https to an https service URL, with the same certificate.
+	if cert, key := env["JUPYTERHUB_SSL_CERTFILE"], env["JUPYTERHUB_SSL_KEYFILE"]; cert != "" && key != "" {
+		h.tls = HubTLS{CAFile: env["JUPYTERHUB_SSL_CLIENT_CA"], CertFile: cert, KeyFile: key}
+		if strings.HasPrefix(env["JUPYTERHUB_SERVICE_URL"], "https:") {
+			h.values["tls_cert_file"], h.values["tls_key_file"] = cert, key
+			h.internalTLS = true
+		}
+	}
 	return h
+}
+
+// setCookieScope applies what the Hub's environment says about cookies. A __Host-
+// cookie must be Secure with path / and no Domain, so the prefix applies only when
+// browsers are known to come over https; over http HubOAuth's browsers would drop it.
+func (c *Config) setCookieScope(h hubEnv) {
+	c.PublicScheme = h.scheme
+	if h.hostPrefix && h.scheme == "https" && !strings.HasPrefix(c.CookieName, "__Host-") {
+		c.CookieName = "__Host-" + c.CookieName
+		c.CookiePath = "/"
+	}
 }
 
 // DeriveCookieSecret turns the Hub API token into a stable cookie secret, so a managed
@@ -417,6 +471,9 @@ func (c *Config) normalize() error {
 	}
 	if !strings.HasSuffix(c.ServicePrefix, "/") {
 		c.ServicePrefix += "/"
+	}
+	if c.CookiePath == "" {
+		c.CookiePath = c.ServicePrefix
 	}
 	if c.Prefix == "" {
 		c.Prefix = c.ServicePrefix + "oauth2"

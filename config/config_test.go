@@ -130,6 +130,7 @@ func TestDefaults(t *testing.T) {
 		CacheTTL:        config.DefaultCacheTTL,
 		CacheSize:       config.DefaultCacheSize,
 		ServicePrefix:   "/",
+		CookiePath:      "/",
 		Prefix:          "/oauth2",
 		PassHostHeader:  true,
 		ProviderTimeout: 10 * time.Second,
@@ -351,6 +352,7 @@ log_level: debug
 		AdminUsers:      []string{"alice"},
 		RequiredScopes:  []string{"access:services!service=app"},
 		ServicePrefix:   "/app/",
+		CookiePath:      "/app/",
 		Prefix:          "/app/auth",
 		PassAccessToken: true,
 		PassHostHeader:  false,
@@ -524,6 +526,7 @@ func TestManagedJupyterHub3(t *testing.T) {
 		CacheSize:       config.DefaultCacheSize,
 		RequiredScopes:  []string{"access:services", "access:services!service=gate"},
 		ServicePrefix:   "/services/gate/",
+		CookiePath:      "/services/gate/",
 		Prefix:          "/services/gate/oauth2",
 		PassHostHeader:  true,
 		ProviderTimeout: 10 * time.Second,
@@ -702,4 +705,58 @@ func jupyterHubDefaults(c config.Config) config.Config {
 	}
 	c.UsernameMap = map[string]string{}
 	return c
+}
+
+// TestManagedCookiesAndTLS: what 4.1+ and 5.x Hubs add to a service's environment.
+func TestManagedCookiesAndTLS(t *testing.T) {
+	tests := []struct {
+		name                 string
+		set                  map[string]string
+		scheme, cookie, path string
+		tlsCert, clientCert  string
+		internalTLS          bool
+	}{
+		{"3.0: nothing new", nil, "", "_hubgate", "/services/gate/", "", "", false},
+		{"https public URL", map[string]string{"JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/services/gate/"},
+			"https", "_hubgate", "/services/gate/", "", "", false},
+		{"http public URL, host prefix asked: no prefix", map[string]string{
+			"JUPYTERHUB_PUBLIC_URL": "http://hub.example.org/services/gate/", "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED": "1"},
+			"http", "_hubgate", "/services/gate/", "", "", false},
+		{"host prefix without a public URL: no prefix", map[string]string{"JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED": "1"},
+			"", "_hubgate", "/services/gate/", "", "", false},
+		{"https public URL and host prefix", map[string]string{
+			"JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/services/gate/", "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED": "1"},
+			"https", "__Host-_hubgate", "/", "", "", false},
+		{"host prefix 0", map[string]string{
+			"JUPYTERHUB_PUBLIC_URL": "https://hub.example.org/services/gate/", "JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED": "0"},
+			"https", "_hubgate", "/services/gate/", "", "", false},
+		{"internal_ssl", map[string]string{
+			"JUPYTERHUB_SERVICE_URL": "https://127.0.0.1:10101", "JUPYTERHUB_SSL_CERTFILE": "/certs/gate.crt",
+			"JUPYTERHUB_SSL_KEYFILE": "/certs/gate.key", "JUPYTERHUB_SSL_CLIENT_CA": "/certs/ca.crt"},
+			"", "_hubgate", "/services/gate/", "/certs/gate.crt", "/certs/gate.crt", true},
+		{"client certificate, plain http service URL", map[string]string{
+			"JUPYTERHUB_SSL_CERTFILE": "/certs/gate.crt", "JUPYTERHUB_SSL_KEYFILE": "/certs/gate.key"},
+			"", "_hubgate", "/services/gate/", "", "/certs/gate.crt", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			env := hubEnv3()
+			for k, v := range tt.set {
+				env[k] = v
+			}
+			cfg := mustLoad(t, []string{"--upstream", "http://127.0.0.1:8080"}, env)
+			if cfg.PublicScheme != tt.scheme || cfg.CookieName != tt.cookie || cfg.CookiePath != tt.path {
+				t.Errorf("scheme %q cookie %q path %q, want %q %q %q", cfg.PublicScheme, cfg.CookieName, cfg.CookiePath,
+					tt.scheme, tt.cookie, tt.path)
+			}
+			if cfg.TLSCertFile != tt.tlsCert || cfg.HubTLS.CertFile != tt.clientCert || cfg.InternalTLS != tt.internalTLS {
+				t.Errorf("listener cert %q, client cert %q, internal TLS %v; want %q %q %v",
+					cfg.TLSCertFile, cfg.HubTLS.CertFile, cfg.InternalTLS, tt.tlsCert, tt.clientCert, tt.internalTLS)
+			}
+			if tt.internalTLS && (cfg.TLSKeyFile != "/certs/gate.key" || cfg.HubTLS.CAFile != "/certs/ca.crt" || cfg.Listen != "127.0.0.1:10101") {
+				t.Errorf("internal_ssl: key %q CA %q listen %q", cfg.TLSKeyFile, cfg.HubTLS.CAFile, cfg.Listen)
+			}
+		})
+	}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ type JupyterHubOptions struct {
 	ClientSecret string // the service's api_token
 	RedirectURL  string
 	Timeout      time.Duration
+	TLS          *tls.Config // for the API (internal_ssl, see HubClientTLS); nil: system defaults
 }
 
 // JupyterHub uses a Hub as OAuth2 provider (PROTOCOLS.md section 1).
@@ -29,7 +31,7 @@ type JupyterHub struct {
 
 // NewJupyterHub returns the JupyterHub provider.
 func NewJupyterHub(o JupyterHubOptions) *JupyterHub {
-	client := NewHTTPClient(o.Timeout)
+	client := newHTTPClient(o.Timeout, o.TLS)
 	return &JupyterHub{
 		api: o.APIURL,
 		OAuth: OAuth{

@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -121,8 +122,14 @@ func (o *OAuth) Exchange(ctx context.Context, code, verifier string) (*oauth2.To
 
 // NewHTTPClient is the client for calls to a provider: its own timeout, JSON wanted,
 // and no proxy from the environment (providers are reached directly).
-func NewHTTPClient(timeout time.Duration) *http.Client {
+func NewHTTPClient(timeout time.Duration) *http.Client { return newHTTPClient(timeout, nil) }
+
+// newHTTPClient is NewHTTPClient with TLS settings of its own (nil: the defaults).
+func newHTTPClient(timeout time.Duration, tlsConfig *tls.Config) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	if tlsConfig != nil {
+		t.TLSClientConfig = tlsConfig
+	}
 	t.Proxy = nil
 	t.MaxIdleConnsPerHost = 64
 	return &http.Client{Timeout: timeout, Transport: acceptJSON{t}}

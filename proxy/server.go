@@ -28,7 +28,12 @@ type Options struct {
 	Access    Access
 	Refresher *provider.Refresher
 
-	ServicePrefix   string // "/" or "/services/NAME/"
+	ServicePrefix string // "/" or "/services/NAME/"
+	// PublicScheme ("https" or "http"), when known, is how browsers reach us and so
+	// decides the cookies' Secure flag; "" lets each request say.
+	PublicScheme string
+	// InternalTLS: our TLS is the hop from the Hub's proxy (internal_ssl), not the browser's.
+	InternalTLS     bool
 	Prefix          string // hubgate's endpoints, e.g. /oauth2
 	RedirectURL     string // the OAuth callback; its path is served as the callback too
 	HubURL          string // for the optional Hub logout
@@ -188,7 +193,10 @@ func (s *Server) storeFailed(err error) {
 // secure reports whether the browser reached us over https, which decides the cookies'
 // Secure flag. A trusted proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto.
 func (s *Server) secure(r *http.Request) bool {
-	if s.httpsOnly || r.TLS != nil {
+	if s.o.PublicScheme != "" {
+		return s.o.PublicScheme == "https"
+	}
+	if s.httpsOnly || (r.TLS != nil && !s.o.InternalTLS) {
 		return true
 	}
 	return r.Header.Get("X-Forwarded-Proto") == "https" && s.o.Trusted.Contains(r.RemoteAddr)

@@ -20,6 +20,7 @@ import (
 // JupyterHub 3.0. Every hubgate is an external service registered without
 // oauth_no_confirm, so the Hub shows its "Authorize access" page.
 func TestChromiumJupyterHub(t *testing.T) {
+	RequireHub(t, coreSuite)
 	t.Parallel()
 	requireChromium(t)
 	up := StartPageUpstream(t)
@@ -257,6 +258,7 @@ func TestChromiumJupyterHub(t *testing.T) {
 // django-oauth-toolkit's "Authorize" page (skip_authorization off), with
 // hubgate's django provider.
 func TestChromiumDjango(t *testing.T) {
+	RequireDjango(t, fullSuite)
 	t.Parallel()
 	requireChromium(t)
 	addr := freeAddr(t)

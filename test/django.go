@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,13 +19,73 @@ import (
 	"time"
 )
 
-// The Debian packages of Django 3.2 and django-oauth-toolkit 1.7. Like the
-// Hub, Django must run on the system python, never on a pyenv one.
+// The Debian packages of Django and django-oauth-toolkit, on this machine
+// (Django 3.2, DOT 1.7) or in the Debian 13 root (Django 4.2, DOT 3.0). Like
+// the Hub, Django must run on the system python, never on a pyenv one.
 const (
 	djangoPython  = "/usr/bin/python3"
 	djangoPackage = "/usr/lib/python3/dist-packages/django/__init__.py"
 	dotPackage    = "/usr/lib/python3/dist-packages/oauth2_provider/__init__.py"
 )
+
+// djangoInstall is the Django and DOT this run tests: the release DOT_VERSION
+// picks, from this machine's packages, the Debian 13 root, or DJANGO_PYTHON (a
+// python with django and django-oauth-toolkit installed some other way).
+type djangoInstall struct {
+	Release peerRelease
+	Version string // DOT's, e.g. 3.0.1
+	env     peerEnv
+	python  string // a peer path
+}
+
+var djangoInstalled struct {
+	once sync.Once
+	dj   djangoInstall
+	err  string
+}
+
+func findDjango(t testing.TB) djangoInstall {
+	t.Helper()
+	djangoInstalled.once.Do(func() {
+		ft := &fatalRecorder{TB: t}
+		func() {
+			defer ft.recover()
+			d := &djangoInstalled.dj
+			d.Release = pickRelease(ft, "DOT_VERSION", dotReleases)
+			d.python = djangoPython
+			switch py := os.Getenv("DJANGO_PYTHON"); {
+			case py != "":
+				d.python = py
+			case d.Release.Root != "":
+				d.env = peerEnv{root: rootPath(ft, d.Release.Root)}
+				for _, f := range []string{djangoPython, djangoPackage, dotPackage} {
+					if _, err := os.Stat(d.env.HostPath(f)); err != nil {
+						ft.Fatalf("django-oauth-toolkit %s: %s is missing in the %s root (%v); rebuild it with .ci/%s-root",
+							d.Release.Version, f, d.Release.Root, err, d.Release.Root)
+					}
+				}
+			default:
+				requireDjango(ft)
+			}
+			d.Version = peerVersion(ft, "django-oauth-toolkit ("+d.python+")", d.env, d.Release,
+				d.python, "-c", "import oauth2_provider; print(oauth2_provider.__version__)")
+		}()
+		djangoInstalled.err = ft.msg
+	})
+	if djangoInstalled.err != "" {
+		t.Fatal(djangoInstalled.err)
+	}
+	return djangoInstalled.dj
+}
+
+// RequireDjango is what a Django test calls first: the DOT of this leg, and
+// a skip (saying why) if the test is not in the suites this release runs.
+func RequireDjango(t testing.TB, s suite) djangoInstall {
+	t.Helper()
+	d := findDjango(t)
+	requireSuite(t, "django-oauth-toolkit", d.Release, s)
+	return d
+}
 
 const (
 	// djangoStartTimeout bounds how long runserver may take to answer.
@@ -54,7 +113,8 @@ func djangoDefaultUsers() []DjangoUser {
 
 // DjangoConfig is what differs between Django sites of the suite.
 type DjangoConfig struct {
-	// PKCERequired is OAUTH2_PROVIDER["PKCE_REQUIRED"] (DOT 1.7 default False).
+	// PKCERequired sets OAUTH2_PROVIDER["PKCE_REQUIRED"] = True; otherwise
+	// DOT's default applies (False up to 1.7, True from 2.0).
 	PKCERequired bool
 	// AccessTokenExpireSeconds is OAUTH2_PROVIDER["ACCESS_TOKEN_EXPIRE_SECONDS"];
 	// 0 means DOT's default, 36000.
@@ -92,6 +152,10 @@ type Django struct {
 	// Dir is the project dir (manage.py, settings.py, db.sqlite3).
 	Dir    string
 	Config DjangoConfig
+	// Install is the Django and DOT it runs.
+	Install djangoInstall
+
+	peerDir string // Dir as the peer sees it
 
 	users []DjangoUser
 	env   []string
@@ -118,9 +182,11 @@ func requireDjango(t testing.TB) {
 // when the test ends; its log is printed if the test failed.
 func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 	t.Helper()
-	requireDjango(t)
-	dir := t.TempDir()
+	install := findDjango(t)
+	dir, peerDir := install.env.TempDir(t)
 	d := &Django{
+		Install:      install,
+		peerDir:      peerDir,
 		ClientID:     "hubgate-test-" + strings.ToLower(randomSecret()[:12]),
 		ClientSecret: randomSecret(),
 		Dir:          dir,
@@ -129,7 +195,7 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		redirectURIs: slices.Clone(cfg.RedirectURIs),
 		env: []string{
 			"PATH=/usr/bin:/bin",
-			"HOME=" + dir,
+			"HOME=" + peerDir,
 			"LANG=C.UTF-8",
 			"PYTHONDONTWRITEBYTECODE=1",
 			"PYTHONUNBUFFERED=1",
@@ -138,7 +204,9 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 	if d.users == nil {
 		d.users = djangoDefaultUsers()
 	}
-	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, dir, randomSecret())); err != nil {
+	addr := freeAddr(t)
+	d.URL = "http://" + addr
+	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, randomSecret())); err != nil {
 		t.Fatalf("write the Django project: %v", err)
 	}
 	began := time.Now()
@@ -152,16 +220,13 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		SkipAuthorization: !cfg.RequireApproval,
 	}))
 
-	addr := freeAddr(t)
-	d.URL = "http://" + addr
-	cmd := exec.Command(djangoPython, "manage.py", "runserver", addr, "--noreload")
-	cmd.Dir = dir
+	cmd := install.env.Command(context.Background(), peerDir, install.python, "manage.py", "runserver", addr, "--noreload")
 	cmd.Env = d.env
 	d.proc = startProcess(t, "django-"+strconv.Itoa(freePortOf(addr)), cmd)
 	if err := waitFor(djangoStartTimeout, d.proc, httpStatusIs(d.URL+"/accounts/login/", http.StatusOK)); err != nil {
 		t.Fatalf("Django did not come up: %v", err)
 	}
-	t.Logf("Django at %s up in %v (migrate %v)", d.URL, time.Since(began).Round(time.Millisecond), migrated.Sub(began).Round(time.Millisecond))
+	t.Logf("Django (DOT %s) at %s up in %v (migrate %v)", install.Version, d.URL, time.Since(began).Round(time.Millisecond), migrated.Sub(began).Round(time.Millisecond))
 	return d
 }
 
@@ -201,8 +266,7 @@ func (d *Django) manage(t testing.TB, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), djangoCommandTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, djangoPython, append([]string{"manage.py"}, args...)...)
-	cmd.Dir = d.Dir
+	cmd := d.Install.env.Command(ctx, d.peerDir, append([]string{d.Install.python, "manage.py"}, args...)...)
 	cmd.Env = d.env
 	// Its own process group, killed whole if the command hangs.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -24,6 +24,7 @@ import (
 // auth by Basic and by form fields, refresh token rotation, PKCE checks, the
 // userdata view (403 with an empty body for a bad token) and introspection.
 func TestDjangoHarness(t *testing.T) {
+	RequireDjango(t, coreSuite)
 	t.Parallel()
 	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

@@ -192,6 +192,7 @@ func djangoResponseCookie(resp *http.Response, name string) *http.Cookie {
 // style: browser login through Django's form, the allowed-groups rule, and
 // API clients with Bearer tokens.
 func TestDjangoGate(t *testing.T) {
+	RequireDjango(t, coreSuite)
 	t.Parallel()
 	specs := []djangoGateSpec{
 		{name: "userdata, client auth header", clientAuth: djangoAuthHeader, allowedGroups: "staff"},
@@ -276,6 +277,7 @@ func TestDjangoGate(t *testing.T) {
 // PKCE_REQUIRED = True, after checking that DOT does refuse an authorize
 // request without a code challenge.
 func TestDjangoPKCERequired(t *testing.T) {
+	RequireDjango(t, fullSuite)
 	t.Parallel()
 	spec := djangoGateSpec{name: "userdata", clientAuth: djangoAuthHeader, allowedGroups: "staff"}
 	dj, gates := djangoGates(t, DjangoConfig{PKCERequired: true}, spec)
@@ -327,6 +329,7 @@ func djangoRequestWithJar(t testing.TB, b *Browser, rawURL string) (*http.Respon
 // it at the same time, since DOT rotates refresh tokens) and the new tokens
 // go back into the cookie; a revoked refresh token means logging in again.
 func TestDjangoRefresh(t *testing.T) {
+	RequireDjango(t, fullSuite)
 	t.Parallel()
 	const tokenSeconds = 2
 	pastExpiry := tokenSeconds*time.Second + 500*time.Millisecond

@@ -51,6 +51,7 @@ func faultCookieHeader(b *Browser, rawURL string) string {
 // a prompt 502 JSON and browsers with a login redirect (and, once the Hub
 // login is done and the code cannot be exchanged, a clean 502 page).
 func TestFaultHubDownAtStart(t *testing.T) {
+	RequireHub(t, fullSuite)
 	up := StartUpstream(t)
 	addr := freeAddr(t)
 	hub, svc := faultHub(t, addr)
@@ -128,6 +129,7 @@ func TestFaultHubDownAtStart(t *testing.T) {
 // hubgates hold alice's identity in their caches: one plain (the cache TTL
 // is all there is) and one with stale_if_error.
 func TestFaultHubKilled(t *testing.T) {
+	RequireHub(t, fullSuite)
 	const ttl = 6 * time.Second
 	up := StartUpstream(t)
 	addrA, addrB, metricsB := freeAddr(t), freeAddr(t), freeAddr(t)
@@ -247,6 +249,7 @@ func TestFaultHubKilled(t *testing.T) {
 // a burst of 50 new tokens must fail fast, never have more than 4 lookups
 // waiting at the Hub, and leave no goroutines behind.
 func TestFaultHubSlow(t *testing.T) {
+	RequireHub(t, fullSuite)
 	const (
 		timeout  = time.Second
 		inflight = 4
@@ -335,6 +338,7 @@ func TestFaultHubSlow(t *testing.T) {
 // TestFaultUpstream points hubgate at an upstream address where nothing
 // listens (502) and at one slower than upstream_timeout (504).
 func TestFaultUpstream(t *testing.T) {
+	RequireHub(t, fullSuite)
 	addrDown, addrSlow := freeAddr(t), freeAddr(t)
 	hub, svc := faultHub(t, addrDown)
 	tok := hub.CreateToken(t, "alice")
@@ -391,6 +395,7 @@ type faultLoadRecord struct {
 // upstream is answered 200, nothing gets a 5xx, hubgate exits 0 and then
 // refuses connections.
 func TestFaultSIGTERMUnderLoad(t *testing.T) {
+	RequireHub(t, fullSuite)
 	const (
 		clients  = 50
 		work     = 300 * time.Millisecond
@@ -524,6 +529,7 @@ func TestFaultSIGTERMUnderLoad(t *testing.T) {
 // her cookie still works without a login; a process with another secret
 // sends her to log in instead.
 func TestFaultRestartKeepsSessions(t *testing.T) {
+	RequireHub(t, fullSuite)
 	up := StartUpstream(t)
 	addr := freeAddr(t)
 	hub, svc := faultHub(t, addr)
@@ -571,6 +577,7 @@ func TestFaultRestartKeepsSessions(t *testing.T) {
 // TestFaultMetrics sends known traffic and checks hubgate's counters on
 // metrics_listen, and that /metrics is not served on the main address.
 func TestFaultMetrics(t *testing.T) {
+	RequireHub(t, fullSuite)
 	const (
 		tokens  = 3
 		repeats = 4

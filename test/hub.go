@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,18 +14,99 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
-// The Debian packages of JupyterHub 3.0 and configurable-http-proxy. The Hub
-// must run on the system python, never on a pyenv/virtualenv one.
+// The Debian packages of JupyterHub and configurable-http-proxy, on this
+// machine (Debian 12) or in the Debian 13 root. The Hub must run on the
+// system python, never on a pyenv/virtualenv one.
 const (
 	hubPython  = "/usr/bin/python3"
 	hubProxy   = "/usr/bin/configurable-http-proxy"
 	hubPackage = "/usr/lib/python3/dist-packages/jupyterhub/__init__.py"
 	hubSetpriv = "/usr/bin/setpriv" // util-linux
 )
+
+// hubInstall is the JupyterHub this run tests: the release HUB_VERSION picks,
+// from this machine's packages, the Debian 13 root, or HUB_CMD.
+type hubInstall struct {
+	Release peerRelease
+	Version string // what the Hub says it is, e.g. 5.2.1
+	env     peerEnv
+	command []string // runs the Hub; "-f CONFIG" is appended
+	proxy   string   // configurable-http-proxy, a peer path
+	setpriv string   // a peer path
+}
+
+var hubInstalled struct {
+	once sync.Once
+	hub  hubInstall
+	err  string
+}
+
+// jupyterHub finds the Hub of this leg once per run and fails the test loudly
+// if it is missing or is not the release the leg tests. HUB_CMD (e.g.
+// "/opt/conda/bin/jupyterhub") runs a Hub installed some other way, with the
+// configurable-http-proxy found on PATH.
+func jupyterHub(t testing.TB) hubInstall {
+	t.Helper()
+	hubInstalled.once.Do(func() {
+		ft := &fatalRecorder{TB: t}
+		hubInstalled.hub = findJupyterHub(ft)
+		hubInstalled.err = ft.msg
+	})
+	if hubInstalled.err != "" {
+		t.Fatal(hubInstalled.err)
+	}
+	return hubInstalled.hub
+}
+
+func findJupyterHub(t *fatalRecorder) (h hubInstall) {
+	defer t.recover()
+	h.Release = pickRelease(t, "HUB_VERSION", hubReleases)
+	h.proxy, h.setpriv = hubProxy, hubSetpriv
+	switch cmd := os.Getenv("HUB_CMD"); {
+	case cmd != "":
+		h.command = strings.Fields(cmd)
+		p, err := exec.LookPath("configurable-http-proxy")
+		if err != nil {
+			t.Fatalf("HUB_CMD=%q: configurable-http-proxy is not on PATH (%v)", cmd, err)
+		}
+		h.proxy = p
+		for _, f := range []string{h.setpriv} {
+			if _, err := os.Stat(f); err != nil {
+				t.Fatalf("the Hub harness needs %s (util-linux): %v", f, err)
+			}
+		}
+	case h.Release.Root != "":
+		h.env = peerEnv{root: rootPath(t, h.Release.Root)}
+		h.command = []string{hubPython, "-m", "jupyterhub"}
+		for _, f := range []string{hubPython, hubProxy, hubPackage, hubSetpriv} {
+			if _, err := os.Stat(h.env.HostPath(f)); err != nil {
+				t.Fatalf("JupyterHub %s: %s is missing in the %s root (%v); rebuild it with .ci/%s-root",
+					h.Release.Version, f, h.Release.Root, err, h.Release.Root)
+			}
+		}
+	default:
+		requireJupyterHub(t)
+		h.command = []string{hubPython, "-m", "jupyterhub"}
+	}
+	h.Version = peerVersion(t, "JupyterHub ("+strings.Join(h.command, " ")+")", h.env, h.Release,
+		append(slices.Clone(h.command), "--version")...)
+	return h
+}
+
+// RequireHub is what a JupyterHub test calls first: the Hub of this leg, and
+// a skip (saying why) if the test is not in the suites this release runs.
+func RequireHub(t testing.TB, s suite) hubInstall {
+	t.Helper()
+	h := jupyterHub(t)
+	requireSuite(t, "JupyterHub", h.Release, s)
+	return h
+}
 
 // hubStartTimeout bounds how long a Hub may take to answer its API.
 const hubStartTimeout = 60 * time.Second
@@ -40,9 +122,12 @@ type Hub struct {
 	AdminToken string
 	// Dir holds the config, sqlite db, cookie secret and pid files.
 	Dir string
+	// Install is the JupyterHub it runs.
+	Install hubInstall
 
 	services map[string]HubService
 	proc     *process
+	client   *http.Client // for the API; nil: a plain one
 }
 
 // HubToken is a user API token created through the admin API.
@@ -78,15 +163,23 @@ func requireJupyterHub(t testing.TB) {
 // the test ends; the Hub log is printed if the test failed.
 func StartHub(t testing.TB, cfg HubConfig) *Hub {
 	t.Helper()
-	requireJupyterHub(t)
-	dir := t.TempDir()
+	install := jupyterHub(t)
+	dir, peerDir := install.env.TempDir(t)
 	data := hubConfigData{
-		Dir:          dir,
+		Dir:          peerDir,
 		ProxyPort:    freePort(t),
 		HubPort:      freePort(t),
 		ProxyAPIPort: freePort(t),
 		ProxyToken:   randomSecret(),
-		ProxyCommand: dieWithParent([]string{hubProxy}),
+		Setpriv:      install.setpriv,
+	}
+	data.ProxyCommand = dieWithParent(data.Setpriv, []string{install.proxy})
+	// Managed services run inside the peer's root: their binaries go there too.
+	for i, s := range cfg.Services {
+		if len(s.Command) > 0 {
+			s.Command = append([]string{install.env.Import(t, s.Command[0])}, s.Command[1:]...)
+			cfg.Services[i] = s
+		}
 	}
 	adminToken := randomSecret()
 	text, services := renderHubConfig(cfg, data, adminToken)
@@ -95,29 +188,47 @@ func StartHub(t testing.TB, cfg HubConfig) *Hub {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command(hubPython, "-m", "jupyterhub", "-f", configPath)
-	cmd.Dir = dir
+	cmd := install.env.Command(context.Background(), peerDir,
+		append(slices.Clone(install.command), "-f", filepath.Join(peerDir, "jupyterhub_config.py"))...)
 	// A clean environment: the Hub passes PATH and LANG on to managed services.
 	cmd.Env = []string{
 		"PATH=/usr/bin:/bin:/usr/sbin:/sbin",
 		"NODE_PATH=/usr/share/nodejs",
-		"HOME=" + dir,
+		"HOME=" + peerDir,
 		"LANG=C.UTF-8",
+	}
+	if os.Getenv("HUB_CMD") != "" {
+		cmd.Env[0] = "PATH=" + os.Getenv("PATH") // HUB_CMD's Hub finds its proxy there
+	}
+	scheme := "http"
+	if cfg.InternalSSL {
+		scheme = "https"
 	}
 	h := &Hub{
 		PublicURL:  "http://" + loopback + ":" + strconv.Itoa(data.ProxyPort),
-		APIURL:     "http://" + loopback + ":" + strconv.Itoa(data.HubPort) + "/hub/api",
+		APIURL:     scheme + "://" + loopback + ":" + strconv.Itoa(data.HubPort) + "/hub/api",
 		AdminToken: adminToken,
 		Dir:        dir,
+		Install:    install,
 		services:   services,
 	}
-	h.proc = startProcess(t, "jupyterhub", cmd)
-	for _, u := range []string{h.APIURL + "/", h.PublicURL + "/hub/api/"} {
+	h.proc = startProcess(t, "jupyterhub-"+install.Release.Version, cmd)
+	up := []string{h.PublicURL + "/hub/api/"}
+	if !cfg.InternalSSL { // the API then wants a client certificate; see internalssl_test.go
+		up = append(up, h.APIURL+"/")
+	}
+	for _, u := range up {
 		if err := waitFor(hubStartTimeout, h.proc, httpStatusIs(u, http.StatusOK)); err != nil {
-			t.Fatalf("JupyterHub did not come up: %v\nconfig:\n%s", err, text)
+			t.Fatalf("JupyterHub %s did not come up: %v\nconfig:\n%s", install.Version, err, text)
 		}
 	}
 	return h
+}
+
+// hubMajor is the major version of a Hub version string ("5.2.1" -> 5).
+func hubMajor(version string) int {
+	n, _ := strconv.Atoi(strings.SplitN(version, ".", 2)[0])
+	return n
 }
 
 // Service returns a registered service, with its api_token filled in.
@@ -138,7 +249,7 @@ func (h *Hub) Log() string { return h.proc.Log() }
 // the status is one of want. It returns the response body.
 func (h *Hub) API(t testing.TB, method, path string, body any, want ...int) []byte {
 	t.Helper()
-	status, resp, err := hubAPICall(h.APIURL+path, "token "+h.AdminToken, method, body)
+	status, resp, err := hubAPICall(h.client, h.APIURL+path, "token "+h.AdminToken, method, body)
 	if err != nil {
 		t.Fatalf("Hub API %s %s: %v", method, path, err)
 	}
@@ -180,7 +291,7 @@ func (h *Hub) RevokeToken(t testing.TB, tok HubToken) {
 // HTTP status and, for 200, the user.
 func (h *Hub) WhoAmI(t testing.TB, token string) (int, HubUser) {
 	t.Helper()
-	status, body, err := hubAPICall(h.APIURL+"/user", "token "+token, http.MethodGet, nil)
+	status, body, err := hubAPICall(h.client, h.APIURL+"/user", "token "+token, http.MethodGet, nil)
 	if err != nil {
 		t.Fatalf("Hub API GET /user: %v", err)
 	}
@@ -194,7 +305,7 @@ func (h *Hub) WhoAmI(t testing.TB, token string) (int, HubUser) {
 }
 
 // hubAPICall does one JSON request against the Hub API.
-func hubAPICall(url, authorization, method string, body any) (int, []byte, error) {
+func hubAPICall(client *http.Client, url, authorization, method string, body any) (int, []byte, error) {
 	var reader io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -212,7 +323,9 @@ func hubAPICall(url, authorization, method string, body any) (int, []byte, error
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err

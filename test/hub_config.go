@@ -25,6 +25,9 @@ type HubConfig struct {
 	Services []HubService
 	// ExtraConfig is Python appended verbatim to the generated config.
 	ExtraConfig string
+	// InternalSSL turns on c.JupyterHub.internal_ssl: the Hub's API, its
+	// proxy and its services speak https to each other (internalssl_test.go).
+	InternalSSL bool
 }
 
 // HubService is one entry of c.JupyterHub.services.
@@ -74,6 +77,8 @@ type hubConfigData struct {
 	ProxyPort, HubPort, ProxyAPIPort int
 	ProxyToken                       string
 	ProxyCommand                     []string
+	Setpriv                          string // a peer path
+	InternalSSL                      bool
 	Users                            []string
 	Groups                           map[string][]string
 	Services                         []map[string]any
@@ -100,6 +105,21 @@ c.JupyterHub.cookie_secret_file = {{py (.Path "cookie_secret")}}
 c.JupyterHub.db_url = {{py (print "sqlite:///" (.Path "jupyterhub.sqlite"))}}
 c.JupyterHub.authenticator_class = 'dummy'
 c.Authenticator.allowed_users = set({{py .Users}})
+{{- if .InternalSSL}}
+c.JupyterHub.internal_ssl = True
+c.JupyterHub.internal_certs_location = {{py (.Path "internal-ssl")}}
+c.ConfigurableHTTPProxy.api_url = 'https://127.0.0.1:{{.ProxyAPIPort}}'
+# certipy makes CA-signed certificates without an Authority Key Identifier, which
+# Python 3.13's default VERIFY_X509_STRICT refuses: the Hub could not verify its
+# own proxy. Clear that one flag in the Hub process (Go accepts these certificates).
+import ssl as _ssl
+_create_default_context = _ssl.create_default_context
+def _lenient_default_context(*args, **kwargs):
+    ctx = _create_default_context(*args, **kwargs)
+    ctx.verify_flags &= ~getattr(_ssl, "VERIFY_X509_STRICT", 0)
+    return ctx
+_ssl.create_default_context = _lenient_default_context
+{{- end}}
 c.JupyterHub.load_groups = {{py .Groups}}
 c.JupyterHub.services = {{py .Services}}
 c.JupyterHub.load_roles = {{py .Roles}}
@@ -118,6 +138,7 @@ func renderHubConfig(cfg HubConfig, data hubConfigData, adminToken string) (stri
 		data.Groups = map[string][]string{"staff": {"alice"}}
 	}
 	data.ExtraConfig = cfg.ExtraConfig
+	data.InternalSSL = cfg.InternalSSL
 
 	services := map[string]HubService{}
 	userScopes := []string{"self"}
@@ -127,7 +148,7 @@ func renderHubConfig(cfg HubConfig, data hubConfigData, adminToken string) (stri
 		}
 		services[s.Name] = s
 		if len(s.Command) > 0 {
-			s.Command = dieWithParent(s.Command)
+			s.Command = dieWithParent(data.Setpriv, s.Command)
 		}
 		data.Services = append(data.Services, s.pyDict())
 		userScopes = append(userScopes, "access:services!service="+s.Name)
@@ -155,6 +176,6 @@ func renderHubConfig(cfg HubConfig, data hubConfigData, adminToken string) (stri
 // with setpriv --pdeathsig, so it gets SIGTERM if the Hub dies without
 // cleaning up, e.g. when go test times out while the Hub is starting.
 // setpriv execs the command, so the Hub still sees the right pid.
-func dieWithParent(command []string) []string {
-	return append([]string{hubSetpriv, "--pdeathsig", "TERM", "--"}, command...)
+func dieWithParent(setpriv string, command []string) []string {
+	return append([]string{setpriv, "--pdeathsig", "TERM", "--"}, command...)
 }

@@ -19,6 +19,7 @@ import (
 // scripted browser completes an OAuth authorization (login form and the
 // "Authorize access" page) for a service registered without oauth_no_confirm.
 func TestHubHarness(t *testing.T) {
+	RequireHub(t, coreSuite)
 	callback := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"path": r.URL.Path, "query": r.URL.RawQuery})

@@ -18,6 +18,7 @@ import (
 // JupyterHub 3.0 as the OAuth provider (external service mode). The subtests
 // share one Hub and, in order, one logged-in browser for alice.
 func TestJupyterHub(t *testing.T) {
+	RequireHub(t, coreSuite)
 	up := StartUpstream(t)
 	gateAddr, staffAddr := freeAddr(t), freeAddr(t)
 	hub := StartHub(t, HubConfig{Services: []HubService{
@@ -310,6 +311,7 @@ func TestJupyterHub(t *testing.T) {
 // service "gate" with only HUBGATE_UPSTREAM (and the log format) set: the
 // browser goes through the Hub's proxy at /services/gate/.
 func TestJupyterHubManagedService(t *testing.T) {
+	RequireHub(t, coreSuite)
 	up := StartUpstream(t)
 	bin := HubgateBinary(t)
 	serviceAddr := freeAddr(t)

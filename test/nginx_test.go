@@ -19,6 +19,7 @@ import (
 // The last subtest drives hubgate's forward mode directly, as Traefik's
 // forwardAuth or Caddy's forward_auth would.
 func TestNginxAuthRequest(t *testing.T) {
+	RequireHub(t, fullSuite)
 	t.Parallel()
 	requireNginx(t)
 	up := StartUpstream(t)
@@ -386,6 +387,7 @@ func TestNginxAuthRequest(t *testing.T) {
 // rotates refresh tokens, so a browser left with the old cookie would be
 // logged out at the next expiry: the second round checks that too.
 func TestNginxSessionRefresh(t *testing.T) {
+	RequireDjango(t, fullSuite)
 	t.Parallel()
 	requireNginx(t)
 	const tokenSeconds = 2

@@ -99,6 +99,7 @@ func redisKeys(t testing.TB, rds *redistest.Server) int64 {
 // a token is looked up at the Hub once for the whole deployment, however
 // many replicas see it first at the same moment.
 func TestReplicasJupyterHub(t *testing.T) {
+	RequireHub(t, fullSuite)
 	t.Parallel()
 	rds := redistest.Start(t)
 	up := StartUpstream(t)
@@ -244,6 +245,7 @@ func TestReplicasJupyterHub(t *testing.T) {
 // replicas, makes exactly one refresh at DOT and every request is served —
 // with sessions in Redis, and with sessions in the cookie.
 func TestReplicasDjango(t *testing.T) {
+	RequireDjango(t, fullSuite)
 	t.Parallel()
 	const tokenSeconds = 8
 	untilRefresh := (tokenSeconds-5)*time.Second + 700*time.Millisecond
@@ -391,6 +393,7 @@ func checkLoggedOnce(t *testing.T, g *Gate, who string, within time.Duration, ab
 // cache, logged-in requests, new tokens and new logins keep working, and
 // each replica warns about Redis once, not on every request.
 func TestReplicasRedisDown(t *testing.T) {
+	RequireHub(t, fullSuite)
 	t.Parallel()
 	rdsSessions, rdsCache := redistest.Start(t), redistest.Start(t)
 	up := StartUpstream(t)

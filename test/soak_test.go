@@ -140,6 +140,7 @@ func soakRaiseNoFile(t *testing.T, want uint64) {
 // TestSoak runs hubgate under steady load from 5000 keep-alive connections
 // and checks that nothing fails and memory stays flat.
 func TestSoak(t *testing.T) {
+	RequireHub(t, fullSuite)
 	duration := soakDuration(t)
 	interval := min(max(duration/30, 2*time.Second), 10*time.Second)
 	warmup := max(15*time.Second, duration/6)
