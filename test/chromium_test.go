@@ -307,12 +307,12 @@ func hubLoginPage(t *testing.T, tab *Tab, user, shot string) {
 }
 
 // hubAuthorizePage expects the Hub's "Authorize access" page, screenshots
-// it and presses "Authorize".
+// it and presses "Authorize": an <input> up to 3.x, a <button> in 5.x.
 func hubAuthorizePage(t *testing.T, tab *Tab, shot string) {
 	t.Helper()
 	tab.Expect(t, kindHubAuthorize)
 	tab.Screenshot(t, shot)
-	tab.Click(t, `input[type=submit][value="Authorize"]`)
+	tab.Click(t, `input[type=submit][value="Authorize"], form button[type=submit]`)
 }
 
 // upstreamView is what the upstream's identity page shows.

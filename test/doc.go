@@ -9,18 +9,28 @@
 // Debian 12 packages: jupyterhub 3.0 (with node-configurable-http-proxy),
 // python3-django 3.2 and python3-django-oauth-toolkit 1.7, nginx,
 // chromium and redis-server, the Python ones run on /usr/bin/python3 — never a pyenv or virtualenv python — plus Go
-// with cgo for -race (gcc, libc6-dev) and util-linux's setpriv. Without
+// with cgo for -race (gcc, libc6-dev) and util-linux's setpriv and unshare.
+// JupyterHub 5.2 and DOT 3.0 (Django 4.2) come from Debian 13, in a root that
+// .ci/debian13-root builds with mmdebstrap into a cache folder outside the
+// checkout (once; reused while .ci/debian13.packages is unchanged). Without
 // a peer the tests fail (they never skip): install them with
 //
-//	apt-get install -y jupyterhub python3-django python3-django-oauth-toolkit nginx chromium redis-server
+//	apt-get install -y jupyterhub python3-django python3-django-oauth-toolkit nginx chromium redis-server mmdebstrap
+//	bash .ci/debian13-root
 //
 // or run `make test`, which installs the dependencies first. No network
-// access is needed; everything binds to 127.0.0.1 on free ports and keeps
-// its files in temp dirs.
+// access is needed after that; everything binds to 127.0.0.1 on free ports
+// and keeps its files in temp dirs (inside the root for the peers there).
 //
 // # Running
 //
-//	go test -race -tags integration -count=1 ./test/...
+//	go test -race -tags integration -count=1 ./test/...                              # JupyterHub 5.2, DOT 3.0
+//	HUB_VERSION=3.0 DOT_VERSION=1.7 go test -race -tags integration -count=1 ./test/... # Debian 12's
+//
+// peers.go lists the releases: the primary one runs every suite, the others
+// the core (a full-suite test skips there, saying so). HUB_CMD and
+// DJANGO_PYTHON point the suite at a JupyterHub or a Django installed another
+// way; every leg checks that the peer is the version it names.
 //
 // The hubgate binary is built once per run from the module root. Set
 // HUBGATE_TEST_RACE=1 to build it with the race detector too. A failing
@@ -29,6 +39,9 @@
 // # Layout
 //
 // The harness is meant to be reused by the suites for other providers:
+//
+//   - peers.go: the releases, the Debian 13 root and running commands in it
+//     (chroot, in a mount namespace of their own for /proc and /dev).
 //
 //   - process.go: child processes in their own process group, logged to a
 //     file, stopped (with any escaped descendants) when the test ends.
@@ -64,7 +77,9 @@
 //     balancer that can pin a request to one replica, sharing a real
 //     redis-server (internal/redistest).
 //
-// The JupyterHub scenarios are in jupyterhub_test.go, the Django ones in
+// The JupyterHub scenarios are in jupyterhub_test.go (and, for what 4.x and
+// 5.x Hubs add - Origin on the token endpoint, cookie variables,
+// internal_ssl - in hub_today_test.go), the Django ones in
 // django_test.go, several replicas with Redis in replicas_test.go; hub_harness_test.go and django_harness_test.go check the
 // harnesses against the peers alone.
 package integration
