@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,6 +11,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/hubgate/hubgate/internal/seal"
 )
 
 // InvalidTTL is how long a rejected token stays rejected without asking again: long
@@ -256,7 +257,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	}
 	val = ""
 	if ttl > 0 { // an unavailable provider stores nothing: the waiters try themselves
-		val = seal(c.identityAEAD(token), valKey, se)
+		val = sealJSON(c.identityBox(token), valKey, se)
 	}
 	l.release(valKey, val, ttl, false)
 	return answer{user: u}, true, err
@@ -266,7 +267,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 // here too: a revocation takes effect within the TTL on every replica.
 func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (answer, bool, error) {
 	var se sharedEntry
-	if err := open(c.identityAEAD(token), valKey, val, &se); err != nil {
+	if err := openJSON(c.identityBox(token), valKey, val, &se); err != nil {
 		return answer{}, false, nil // not ours to read (another secret, tampered): ask the provider
 	}
 	// A replica whose clock runs ahead must not stretch the TTL here.
@@ -289,10 +290,10 @@ func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (an
 	return answer{user: u, shared: true}, true, nil
 }
 
-// identityAEAD seals a token's identity in Redis: the key needs the token and the
+// identityBox seals a token's identity in Redis: the key needs the token and the
 // secret, so a dump reveals no names or e-mails, and no entry can be forged.
-func (c *Cache) identityAEAD(token string) cipher.AEAD {
-	return tokenAEAD(token, c.o.Secret, "hubgate identity v1")
+func (c *Cache) identityBox(token string) *seal.Box {
+	return seal.Derive([]byte(token), c.o.Secret, "hubgate identity v1")
 }
 
 // Forget drops what is known about token, e.g. at sign-out: here, and in Redis for

@@ -2,10 +2,6 @@ package provider
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -18,6 +14,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/hubgate/hubgate/internal/seal"
 )
 
 // refreshedTTL keeps a refresh's result for requests that still carry the old
@@ -173,56 +171,32 @@ func (s sharedRefresh) token() *oauth2.Token {
 	return &oauth2.Token{AccessToken: s.Access, RefreshToken: s.Refresh, TokenType: s.Type, Expiry: s.Expiry}
 }
 
-// refreshedAEAD is AES-256-GCM under a key derived from the old refresh token: only
-// a replica holding that token can read its result, so a Redis dump reveals none.
-func refreshedAEAD(refreshToken string) cipher.AEAD {
-	return tokenAEAD(refreshToken, nil, "hubgate refreshed tokens v1")
-}
-
-// tokenAEAD is AES-256-GCM under a key derived from a token (and a secret, if any):
-// what Redis holds about a token is readable only by whoever presents that token.
-func tokenAEAD(token string, secret []byte, purpose string) cipher.AEAD {
-	key, err := hkdf.Key(sha256.New, []byte(token), secret, purpose, 32)
-	if err != nil {
-		panic(err) // only for a key length SHA-256 cannot give
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		panic(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		panic(err)
-	}
-	return aead
+// refreshedBox seals under a key derived from the old refresh token: only a
+// replica holding that token can read its result, so a Redis dump reveals none.
+func refreshedBox(refreshToken string) *seal.Box {
+	return seal.Derive([]byte(refreshToken), nil, "hubgate refreshed tokens v1")
 }
 
 // sealRefreshed encrypts sr, bound to the Redis key it is stored at.
 func sealRefreshed(refreshToken, valKey string, sr sharedRefresh) string {
-	return seal(refreshedAEAD(refreshToken), valKey, sr)
+	return sealJSON(refreshedBox(refreshToken), valKey, sr)
 }
 
 func openRefreshed(refreshToken, valKey, sealed string) (sharedRefresh, error) {
 	var sr sharedRefresh
-	err := open(refreshedAEAD(refreshToken), valKey, sealed, &sr)
+	err := openJSON(refreshedBox(refreshToken), valKey, sealed, &sr)
 	return sr, err
 }
 
-// seal encrypts v's JSON, bound to the Redis key it is stored at (so it cannot be
-// moved to another key).
-func seal(aead cipher.AEAD, valKey string, v any) string {
+// sealJSON encrypts v's JSON, bound to the Redis key it is stored at (so it cannot
+// be moved to another key).
+func sealJSON(box *seal.Box, valKey string, v any) string {
 	plain, _ := json.Marshal(v)
-	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
-	rand.Read(nonce)
-	return string(aead.Seal(nonce, nonce, plain, []byte(valKey)))
+	return string(box.Seal(plain, []byte(valKey)))
 }
 
-func open(aead cipher.AEAD, valKey, sealed string, v any) error {
-	if len(sealed) < aead.NonceSize() {
-		return errors.New("sealed value too short")
-	}
-	nonce, box := []byte(sealed[:aead.NonceSize()]), []byte(sealed[aead.NonceSize():])
-	plain, err := aead.Open(nil, nonce, box, []byte(valKey))
+func openJSON(box *seal.Box, valKey, sealed string, v any) error {
+	plain, err := box.Open([]byte(sealed), []byte(valKey))
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package session
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hubgate/hubgate/internal/seal"
 )
 
 // With Redis, the session cookie carries only a ticket: a random ID that finds the
@@ -36,20 +36,18 @@ const redisTimeout = 2 * time.Second
 type ticket struct {
 	id, key [32]byte
 	rkey    string
-	gcm     cipher.AEAD // safe for concurrent use
+	box     *seal.Box // safe for concurrent use
 }
 
 // ready fills in the Redis key and the cipher.
 func (t *ticket) ready() (*ticket, error) {
 	sum := sha256.Sum256(t.id[:])
 	t.rkey = redisKeyPrefix + hex.EncodeToString(sum[:])
-	block, err := aes.NewCipher(t.key[:])
+	box, err := seal.New(t.key[:])
 	if err != nil {
 		return nil, err
 	}
-	if t.gcm, err = cipher.NewGCMWithRandomNonce(block); err != nil {
-		return nil, err
-	}
+	t.box = box
 	return t, nil
 }
 
@@ -71,17 +69,19 @@ func newTicket() *ticket {
 	return t
 }
 
-// seal encrypts a session with the ticket's key (AES-256-GCM, random nonce).
+// seal encrypts a session with the ticket's key. No associated data: the key is
+// the ticket's own, so a value moved to another ticket's entry does not open there
+// either, and sessions sealed by earlier versions still open.
 func (t *ticket) seal(sess Session) ([]byte, error) {
 	plain, err := json.Marshal(sess)
 	if err != nil {
 		return nil, err
 	}
-	return t.gcm.Seal(nil, nil, plain, nil), nil
+	return t.box.Seal(plain, nil), nil
 }
 
 func (t *ticket) open(sealed []byte) (Session, error) {
-	plain, err := t.gcm.Open(nil, nil, sealed, nil)
+	plain, err := t.box.Open(sealed, nil)
 	if err != nil {
 		return Session{}, err
 	}

@@ -6,7 +6,6 @@ package session
 
 import (
 	"context"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,6 +23,8 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
+
+	"github.com/hubgate/hubgate/internal/seal"
 )
 
 // LoginMaxAge bounds how long a browser may take at the provider's login page.
@@ -90,27 +91,13 @@ func NewStore(o Options) (*Store, error) {
 	}
 	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, rdb: o.Redis}
 	for _, secret := range o.Secrets {
-		hashKey, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate cookie hmac", 32)
-		if err != nil {
-			return nil, err
-		}
-		blockKey, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate cookie aes", 32)
-		if err != nil {
-			return nil, err
-		}
+		key := func(purpose string) []byte { return seal.DeriveKey([]byte(secret), nil, purpose) }
+		hashKey, blockKey := key("hubgate cookie hmac"), key("hubgate cookie aes")
 		s.session = append(s.session, codec(hashKey, blockKey, o.Expire))
 		s.login = append(s.login, codec(hashKey, blockKey, LoginMaxAge))
 		// Tickets get keys of their own, so a cookie from one store is never read by
 		// the other when an operator switches session_store: it is simply no session.
-		ticketHash, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate ticket hmac", 32)
-		if err != nil {
-			return nil, err
-		}
-		ticketBlock, err := hkdf.Key(sha256.New, []byte(secret), nil, "hubgate ticket aes", 32)
-		if err != nil {
-			return nil, err
-		}
-		s.tickets = append(s.tickets, codec(ticketHash, ticketBlock, o.Expire))
+		s.tickets = append(s.tickets, codec(key("hubgate ticket hmac"), key("hubgate ticket aes"), o.Expire))
 	}
 	return s, nil
 }
