@@ -41,6 +41,10 @@ func TestAttackSkipAuthRouteBypass(t *testing.T) {
 		{"trailing dot", "GET", "/public/.", false},
 		{"healthz with suffix", "GET", "/healthz/../private", false},
 		{"unanchored suffix", "GET", "/private/healthz", false},
+		{"path parameter then dot-dot", "GET", "/public/..;/private", false},
+		{"path parameter in a segment", "GET", "/public;jsessionid=x/page", false},
+		{"path parameter, encoded", "GET", "/public/..%3B/private", false},
+		{"path parameter at the end", "GET", "/healthz;x", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -295,6 +299,69 @@ func TestAttackTokensInQueryNotForwardedOrLogged(t *testing.T) {
 			if s, ok := v.(string); ok && strings.Contains(s, "secret-") {
 				t.Errorf("log field %s = %q", k, s)
 			}
+		}
+	}
+}
+
+// TestAttackConnectAndTrace: CONNECT (a tunnel) and TRACE (an echo of the request,
+// cookies included) get 405 in any case, with or without a login, and never reach
+// the upstream.
+func TestAttackConnectAndTrace(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	for _, m := range []string{"CONNECT", "TRACE", "trace", "Connect", "TRACK"} {
+		for _, target := range []string{"/app", "/public/x", "/oauth2/auth", "/ping"} {
+			r := httptest.NewRequest(m, target, nil)
+			r.Header.Set("Authorization", "token alice-token")
+			if w := f.do(r); w.Code != http.StatusMethodNotAllowed || w.Header().Get("Allow") == "" {
+				t.Errorf("%s %s: %d, want 405 with Allow", m, target, w.Code)
+			}
+		}
+	}
+	// CONNECT's request target is an authority, not a path.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Method, r.URL, r.RequestURI = "CONNECT", &url.URL{Host: "evil.example.org:443"}, "evil.example.org:443"
+	r.Header.Set("Authorization", "token alice-token")
+	if w := f.do(r); w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("CONNECT evil.example.org:443: %d, want 405", w.Code)
+	}
+	select {
+	case h := <-f.seen:
+		t.Errorf("a refused method reached the upstream: %v", h)
+	default:
+	}
+}
+
+// TestAttackForwardedProtoList: behind a TLS ingress configurable-http-proxy sends
+// "https,http"; from a trusted proxy the first element decides, so cookies are
+// Secure. From anyone else the header means nothing.
+func TestAttackForwardedProtoList(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.RedirectURL = "/oauth2/callback" // not https by itself
+	f.server.httpsOnly = false
+	cases := []struct {
+		remote, proto string
+		secure        bool
+	}{
+		{"127.0.0.1:5000", "https,http", true},
+		{"127.0.0.1:5000", "https, http", true},
+		{"127.0.0.1:5000", "HTTPS", true},
+		{"127.0.0.1:5000", "http,https", false},
+		{"127.0.0.1:5000", "http", false},
+		{"192.0.2.7:5000", "https,http", false},
+		{"192.0.2.7:5000", "https", false},
+	}
+	for _, c := range cases {
+		r := navigation("/app")
+		r.RemoteAddr = c.remote
+		r.Header.Set("X-Forwarded-Proto", c.proto)
+		w := f.do(r)
+		cookies := w.Result().Cookies()
+		if len(cookies) == 0 {
+			t.Fatalf("%s from %s: no login cookie", c.proto, c.remote)
+		}
+		if cookies[0].Secure != c.secure {
+			t.Errorf("X-Forwarded-Proto %q from %s: Secure %v, want %v", c.proto, c.remote, cookies[0].Secure, c.secure)
 		}
 	}
 }

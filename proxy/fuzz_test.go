@@ -46,7 +46,7 @@ func FuzzSafeRedirect(f *testing.F) {
 // FuzzSkipAuthPath: a request skips the login only when its path, cleaned the way
 // any upstream would, is still inside the skipped prefix.
 func FuzzSkipAuthPath(f *testing.F) {
-	for _, seed := range []string{"/public/x", "/public/../private", "/public/%2e%2e/private", "//public/x", "/public%2F..%2Fprivate", "/private?x=/public/", "/public/./x", "/public/x/", "/private%23/public/"} {
+	for _, seed := range []string{"/public/x", "/public/../private", "/public/%2e%2e/private", "//public/x", "/public%2F..%2Fprivate", "/private?x=/public/", "/public/./x", "/public/x/", "/private%23/public/", "/public/..;/private", "/public;x/y", "/public/.;/x", "/public/a;b=c/../../private"} {
 		f.Add(seed)
 	}
 	s := &Server{o: Options{SkipAuthRoutes: []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}}}
@@ -63,6 +63,14 @@ func FuzzSkipAuthPath(f *testing.F) {
 		cleaned := path.Clean(u.Path)
 		if u.RawPath != "" || (cleaned != u.Path && cleaned+"/" != u.Path) || !strings.HasPrefix(cleaned+"/", "/public/") {
 			t.Fatalf("%q skipped the login; an upstream would see %q", target, cleaned)
+		}
+		// A servlet container strips ";..." from each segment, then resolves "..".
+		segments := strings.Split(u.Path, "/")
+		for i, seg := range segments {
+			segments[i], _, _ = strings.Cut(seg, ";")
+		}
+		if servlet := path.Clean(strings.Join(segments, "/")); !strings.HasPrefix(servlet+"/", "/public/") || strings.Contains(u.Path, ";") {
+			t.Fatalf("%q skipped the login; a servlet container would see %q", target, servlet)
 		}
 	})
 }

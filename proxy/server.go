@@ -124,6 +124,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	p := r.URL.Path
 	switch {
+	case refusedMethod(r.Method):
+		info.route = "method"
+		w.Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+		writePage(w, r, http.StatusMethodNotAllowed, "Method not allowed", r.Method+" is not served here.")
 	case p == "/ping":
 		info.route = "health"
 		s.ping(w, r)
@@ -160,6 +164,13 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	}
 }
 
+// refusedMethod: CONNECT would turn hubgate into a tunnel and TRACE echoes the
+// request (cookies included) back; neither ever reaches the upstream. Some servers
+// read methods without regard to case, so neither does this.
+func refusedMethod(m string) bool {
+	return strings.EqualFold(m, http.MethodConnect) || strings.EqualFold(m, http.MethodTrace) || strings.EqualFold(m, "TRACK")
+}
+
 func (s *Server) ping(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write([]byte("OK\n"))
@@ -191,7 +202,8 @@ func (s *Server) storeFailed(err error) {
 }
 
 // secure reports whether the browser reached us over https, which decides the cookies'
-// Secure flag. A trusted proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto.
+// Secure flag. A trusted proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto,
+// whose first element is the browser's: configurable-http-proxy appends ("https,http").
 func (s *Server) secure(r *http.Request) bool {
 	if s.o.PublicScheme != "" {
 		return s.o.PublicScheme == "https"
@@ -199,7 +211,7 @@ func (s *Server) secure(r *http.Request) bool {
 	if s.httpsOnly || (r.TLS != nil && !s.o.InternalTLS) {
 		return true
 	}
-	return r.Header.Get("X-Forwarded-Proto") == "https" && s.o.Trusted.Contains(r.RemoteAddr)
+	return s.o.Trusted.Forwarded(r).Proto == "https"
 }
 
 // statusRecorder remembers the status for the access log. Unwrap lets

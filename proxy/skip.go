@@ -15,7 +15,7 @@ type SkipRoute struct {
 }
 
 // skipsAuth reports whether the request may pass without a login. Only a path that
-// is already clean is matched: "..", "//", encoded slashes or a trailing "/." could
+// is already clean is matched: "..", "//", ";" parameters, encoded slashes or a trailing "/." could
 // make an upstream see another path than the one matched, so they never skip. The
 // query and fragment are never part of what is matched.
 func (s *Server) skipsAuth(r *http.Request) bool {
@@ -39,7 +39,9 @@ func (s *Server) skipsAuth(r *http.Request) bool {
 }
 
 func isCleanPath(p string) bool {
-	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00") {
+	// ";" starts a path parameter, which servlet containers strip from each
+	// segment before resolving "..": /public/..;/private is /private to them.
+	if !strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\\x00;") {
 		return false
 	}
 	clean := path.Clean(p)

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -34,4 +35,46 @@ func (t TrustedProxies) Contains(remoteAddr string) bool {
 		}
 	}
 	return false
+}
+
+// Forwarded is what a trusted proxy in front says about the browser's request. It is
+// the one place where hubgate decides whether to believe those headers: every field
+// is empty when the peer is not a trusted proxy, or said nothing.
+type Forwarded struct {
+	// Proto and Host are the first element of X-Forwarded-Proto and -Host: proxies
+	// append to them (configurable-http-proxy behind a TLS ingress sends
+	// "https,http"), so the first is the browser's. Proto is lower-case.
+	Proto, Host string
+	// Method and URI are the original request's, at an auth endpoint: Traefik and
+	// Caddy send X-Forwarded-Method and -Uri, the nginx example X-Original-*.
+	Method, URI string
+}
+
+// Forwarded returns what r's peer says, if it is a trusted proxy.
+func (t TrustedProxies) Forwarded(r *http.Request) Forwarded {
+	if !t.Contains(r.RemoteAddr) {
+		return Forwarded{}
+	}
+	h := r.Header
+	return Forwarded{
+		Proto:  strings.ToLower(firstElement(h.Get("X-Forwarded-Proto"))),
+		Host:   firstElement(h.Get("X-Forwarded-Host")),
+		Method: firstOf(h, "X-Forwarded-Method", "X-Original-Method"),
+		URI:    firstOf(h, "X-Forwarded-Uri", "X-Original-Uri"),
+	}
+}
+
+// firstElement is the first item of a comma-separated header value.
+func firstElement(v string) string {
+	first, _, _ := strings.Cut(v, ",")
+	return strings.TrimSpace(first)
+}
+
+func firstOf(h http.Header, names ...string) string {
+	for _, name := range names {
+		if v := h.Get(name); v != "" {
+			return v
+		}
+	}
+	return ""
 }

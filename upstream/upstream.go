@@ -70,14 +70,18 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
+			h := pr.Out.Header
+			Scrub(h)
+			scrubForwarding(h, o.Trusted.Contains(pr.In.RemoteAddr))
 			forwarded(pr, o.Trusted)
 			if o.PassHostHeader {
 				pr.Out.Host = pr.In.Host
 			}
-			h := pr.Out.Header
-			Scrub(h)
 			stripCookies(h, o.OwnCookie)
-			stripQueryTokens(pr.Out.URL)
+			// ReverseProxy re-encodes a query holding ";" or a bad escape; hubgate
+			// makes no decision on the query it passes, so the upstream gets the
+			// client's bytes, token parameters removed.
+			pr.Out.URL.RawQuery = StripQueryTokens(pr.In.URL.RawQuery)
 			id, _ := pr.In.Context().Value(identityKey{}).(*Identity)
 			if id == nil {
 				return
@@ -166,18 +170,87 @@ func (o observed) RoundTrip(r *http.Request) (*http.Response, error) {
 // queryTokens are query parameters that carry credentials (JupyterHub's ?token=,
 // OAuth's ?access_token=). hubgate authenticates by header or cookie only, and the
 // upstream gets identity headers, so a token in the URL is never passed on, where
-// the upstream might log it.
+// the upstream might log it or take it as a login of its own.
 var queryTokens = []string{"token", "access_token"}
 
-func stripQueryTokens(u *url.URL) {
-	if !strings.Contains(u.RawQuery, "token=") {
-		return
+// StripQueryTokens removes the raw query's token parameters and leaves every other byte
+// as the client sent it: decoding and re-encoding the query would reorder it and
+// change its encoding, which signed URLs and some apps depend on. A parameter is a
+// token when its name, percent-decoded (t%6Fken) and with case ignored, is one of
+// queryTokens. Parameters are split at "&" and also at ";", which some servers
+// still read as a separator.
+func StripQueryTokens(raw string) string {
+	// Every spelling of "token" has a k, or a %-escape standing for one.
+	if !strings.ContainsAny(raw, "kK%") {
+		return raw
 	}
-	q := u.Query()
-	for _, name := range queryTokens {
-		q.Del(name)
+	var out strings.Builder
+	changed, emitted := false, false // emitted: a kept pair is in out
+	for start := 0; start <= len(raw); {
+		end := start + strings.IndexAny(raw[start:], "&;")
+		if end < start {
+			end = len(raw)
+		}
+		if isQueryToken(raw[start:end]) {
+			if !changed {
+				// Everything before it stays, without the separator in front of it.
+				out.Grow(len(raw))
+				out.WriteString(raw[:max(start-1, 0)])
+				changed, emitted = true, start > 0
+			}
+		} else if changed {
+			if emitted {
+				out.WriteByte(raw[start-1]) // the pair's own separator
+			}
+			out.WriteString(raw[start:end])
+			emitted = true
+		}
+		start = end + 1
 	}
-	u.RawQuery = q.Encode()
+	if !changed {
+		return raw
+	}
+	return out.String()
+}
+
+// isQueryToken reports whether a name=value pair is a token parameter.
+func isQueryToken(pair string) bool {
+	name, _, _ := strings.Cut(pair, "=")
+	if len(name) < len("token") || len(name) > 3*len("access_token") {
+		return false
+	}
+	var buf [3 * len("access_token")]byte
+	decoded := buf[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '%' && i+2 < len(name) && isHex(name[i+1]) && isHex(name[i+2]) {
+			c = unhex(name[i+1])<<4 | unhex(name[i+2])
+			i += 2
+		} else if c == '+' {
+			c = ' '
+		}
+		decoded = append(decoded, c)
+	}
+	for _, t := range queryTokens {
+		if strings.EqualFold(string(decoded), t) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // dial builds the target URL and a transport tuned for one busy upstream: enough idle
@@ -206,38 +279,82 @@ func dial(raw string) (*url.URL, *http.Transport, error) {
 	return u, t, nil
 }
 
-// identityHeaders are the names a client must never be able to set: hubgate's own and
-// the X-Auth-Request-* family that auth_request setups copy upstream.
+// identityHeaders are the names a client must never be able to set: hubgate's own,
+// and (identityPrefix) the X-Auth-Request-* family that auth_request setups copy
+// upstream.
 var identityHeaders = []string{
 	"X-Forwarded-User", "X-Forwarded-Groups", "X-Forwarded-Email",
 	"X-Forwarded-Preferred-Username", "X-Forwarded-Admin", "X-Forwarded-Access-Token",
-	"X-Auth-Request-User", "X-Auth-Request-Groups", "X-Auth-Request-Email",
-	"X-Auth-Request-Preferred-Username", "X-Auth-Request-Admin", "X-Auth-Request-Access-Token",
 }
 
-// Scrub removes every identity header in any spelling: any case, and "_" for "-"
-// (servers such as nginx or WSGI may treat X_Forwarded_User as X-Forwarded-User).
+const identityPrefix = "X-Auth-Request-"
+
+// forwardingHeaders tell the upstream where a request came from and how. Only a
+// trusted proxy may send them, and only in their own spelling (a proxy writes the
+// canonical name; another spelling is a client's copy it passed along).
+var forwardingHeaders = []string{
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "X-Real-Ip", "Forwarded", "X-Forwarded-Scheme", "X-Scheme",
+	"X-Forwarded-Ssl", "X-Forwarded-Server", "X-Forwarded-Uri", "X-Original-Uri",
+	"X-Forwarded-Method", "X-Original-Method",
+}
+
+// IsIdentityHeader reports whether a server could read name as an identity header.
+func IsIdentityHeader(name string) bool {
+	if hasHeaderPrefix(name, identityPrefix) {
+		return true
+	}
+	for _, id := range identityHeaders {
+		if sameHeader(name, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// Scrub removes every identity header in any spelling: any case, and any byte that
+// is not a letter or digit read as "-". Servers disagree on what a name means: nginx
+// and WSGI read X_Forwarded_User as X-Forwarded-User, CGI and FastCGI turn every
+// such byte into "_" (X.Forwarded.User becomes HTTP_X_FORWARDED_USER).
 func Scrub(h http.Header) {
 	for key := range h {
-		if len(key) < len("X-Forwarded-User") {
+		if len(key) >= len("X-Forwarded-User") && IsIdentityHeader(key) {
+			delete(h, key)
+		}
+	}
+}
+
+// scrubForwarding removes the forwarding headers, folded like Scrub: all of them
+// from a client that is not a trusted proxy, and from a trusted proxy every copy
+// not in the canonical spelling. ReverseProxy and forwarded set their own after.
+func scrubForwarding(h http.Header, trusted bool) {
+	for key := range h {
+		if len(key) < len("X-Scheme") {
 			continue
 		}
-		for _, name := range identityHeaders {
+		for _, name := range forwardingHeaders {
 			if sameHeader(key, name) {
-				delete(h, key)
+				if !trusted || key != name {
+					delete(h, key)
+				}
 				break
 			}
 		}
 	}
 }
 
-// sameHeader compares header names ignoring ASCII case and treating "_" as "-".
+// sameHeader compares header names as a gateway may: ASCII case ignored, and every
+// byte that is not a letter or digit the same as "-".
 func sameHeader(a, b string) bool {
-	if len(a) != len(b) {
+	return len(a) == len(b) && hasHeaderPrefix(a, b)
+}
+
+func hasHeaderPrefix(a, prefix string) bool {
+	if len(a) < len(prefix) {
 		return false
 	}
-	for i := 0; i < len(a); i++ {
-		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+	for i := 0; i < len(prefix); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(prefix[i]) {
 			return false
 		}
 	}
@@ -246,12 +363,12 @@ func sameHeader(a, b string) bool {
 
 func foldHeaderByte(c byte) byte {
 	switch {
-	case c == '_':
-		return '-'
 	case 'A' <= c && c <= 'Z':
 		return c + 'a' - 'A'
+	case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return c
 	}
-	return c
+	return '-'
 }
 
 // stripCookies removes hubgate's cookies from the Cookie header, keeping the rest byte

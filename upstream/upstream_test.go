@@ -27,11 +27,16 @@ func TestScrub(t *testing.T) {
 		"X-Auth-Request-User", "X-Auth-Request-Groups", "X-Auth-Request-Email", "x-auth-request-email",
 		"X_Auth_Request_Email", "X-Auth-Request-Preferred-Username", "X-Auth-Request-Admin",
 		"X-Auth-Request-Access-Token",
+		// Every byte that is not a letter or digit reads as "-" to some gateway
+		// (CGI and FastCGI make them all "_"), and the whole X-Auth-Request-* family.
+		"X.Forwarded.User", "X~Forwarded~User", "x+forwarded+user", "X-Forwarded.Groups", "X*Forwarded!Admin",
+		"X'Forwarded'Email", "X|Forwarded|Access|Token", "x^forwarded`preferred#username", "X-Forwarded\x80User",
+		"X-Auth-Request-Redirect", "x.auth.request.anything", "X_AUTH_REQUEST_X",
 	}
 	keep := []string{
 		"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Userx",
-		"X-Forwarded-Use", "X-Forwarded-User-Agent", "XX-Forwarded-User", "X.Forwarded.User",
-		"X-Auth-Request-Redirect", "Authorization", "Cookie", "User-Agent", "X-Real-Ip",
+		"X-Forwarded-Use", "X-Forwarded-User-Agent", "XX-Forwarded-User",
+		"X-Auth-Request", "Authorization", "Cookie", "User-Agent", "X-Real-Ip",
 	}
 	h := http.Header{}
 	for _, k := range remove {
