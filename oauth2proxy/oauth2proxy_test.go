@@ -371,12 +371,7 @@ func TestEveryOptionHasAFate(t *testing.T) {
 		src.set["redis_use_cluster"] = setting{value: false}
 		src.set["redis_connection_url"] = setting{value: "redis://127.0.0.1:6379"}
 		tr := &translator{src: src, out: &Translation{}, used: map[string]bool{}, read: files(map[string]string{"x": "secret"})}
-		tr.server()
-		tr.upstreams()
-		tr.provider()
-		tr.sessionCookie()
-		tr.requests()
-		tr.store()
+		tr.mapOptions()
 		for name := range tr.used {
 			used[name] = true
 		}

@@ -85,17 +85,22 @@ type translator struct {
 // or would not start; readFile reads the secret and e-mail files it names.
 func Translate(src *Source, readFile func(string) ([]byte, error)) (*Translation, error) {
 	tr := &translator{src: src, out: &Translation{}, used: map[string]bool{}, read: readFile}
+	tr.mapOptions()
+	tr.leftovers()
+	if len(tr.refused) > 0 {
+		return nil, errors.New(strings.Join(tr.refused, "\n"))
+	}
+	return tr.out, nil
+}
+
+// mapOptions carries over every option hubgate has a key for.
+func (tr *translator) mapOptions() {
 	tr.server()
 	tr.upstreams()
 	tr.provider()
 	tr.sessionCookie()
 	tr.requests()
 	tr.store()
-	tr.leftovers()
-	if len(tr.refused) > 0 {
-		return nil, errors.New(strings.Join(tr.refused, "\n"))
-	}
-	return tr.out, nil
 }
 
 // take marks an option as handled and reports whether it is set.
