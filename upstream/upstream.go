@@ -318,7 +318,8 @@ func IsIdentityHeader(name string) bool {
 // such byte into "_" (X.Forwarded.User becomes HTTP_X_FORWARDED_USER).
 func Scrub(h http.Header) {
 	for key := range h {
-		if len(key) >= len("X-Forwarded-User") && IsIdentityHeader(key) {
+		// The prefix alone is the shortest identity name; shorter keys need no look.
+		if len(key) >= len(identityPrefix) && IsIdentityHeader(key) {
 			delete(h, key)
 		}
 	}
