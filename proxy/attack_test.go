@@ -365,3 +365,79 @@ func TestAttackForwardedProtoList(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackRefusedTokenIsNeverALoginRedirect: a request whose Authorization token
+// the Hub refuses gets 401 with error="invalid_token" whatever its Accept says, on
+// every endpoint that authenticates, and a session cookie sent with it is neither
+// used nor cleared. A redirect would hand a script an HTML login and hide the
+// refusal; using the cookie would let a page's bad token ride on the user's session.
+func TestAttackRefusedTokenIsNeverALoginRedirect(t *testing.T) {
+	f := newFixture(t, Access{})
+	_, session := f.login(t, "/", "alice-token")
+	targets := []struct {
+		name, target, authMode string
+	}{
+		{"protected path", "/app/page", "request"},
+		{"auth endpoint, auth_mode forward", "/oauth2/auth", "forward"},
+		{"auth endpoint, ?mode=forward", "/oauth2/auth?mode=forward", "request"},
+		{"auth endpoint, auth_mode request", "/oauth2/auth", "request"},
+		{"userinfo", "/oauth2/userinfo", "request"},
+	}
+	for _, tc := range targets {
+		for _, auth := range []string{"token wrong", "Bearer wrong", "bearer  wrong "} {
+			for _, withSession := range []bool{false, true} {
+				for _, accept := range []string{"text/html,application/xhtml+xml", "*/*", ""} {
+					f.server.o.AuthMode = tc.authMode
+					r := httptest.NewRequest("GET", tc.target, nil)
+					r.Header.Set("Accept", accept)
+					r.Header.Set("Authorization", auth)
+					r.RemoteAddr = "127.0.0.1:5000"
+					r.Header.Set("X-Forwarded-Uri", "/app/page")
+					if withSession {
+						r = withCookies(r, session)
+					}
+					w := f.do(r)
+					what := tc.name + ", " + auth + ", Accept " + accept
+					if withSession {
+						what += ", with a valid session"
+					}
+					if w.Code != http.StatusUnauthorized || w.Header().Get("Location") != "" {
+						t.Errorf("%s: status %d Location %q, want 401 and no redirect", what, w.Code, w.Header().Get("Location"))
+					}
+					if got := w.Header().Get("WWW-Authenticate"); got != `Bearer realm="hubgate", error="invalid_token"` {
+						t.Errorf("%s: WWW-Authenticate %q, want invalid_token", what, got)
+					}
+					if len(w.Result().Cookies()) != 0 {
+						t.Errorf("%s: set cookies %v; the session must stay as it is", what, w.Result().Cookies())
+					}
+				}
+			}
+		}
+	}
+	select {
+	case h := <-f.seen:
+		t.Errorf("a refused token reached the upstream as %q", h.Get("X-Forwarded-User"))
+	default:
+	}
+	// The session is still good afterwards.
+	f.server.o.AuthMode = "request"
+	if w := f.do(withCookies(navigation("/app"), session)); w.Code != http.StatusOK {
+		t.Fatalf("the session after refused tokens: status %d, want 200", w.Code)
+	}
+	<-f.seen
+	// Without any credential nothing changes: a navigation logs in, the rest get the
+	// plain challenge.
+	if w := f.do(navigation("/app")); w.Code != http.StatusFound {
+		t.Errorf("navigation without a credential: status %d, want 302 to the login", w.Code)
+	}
+	for _, target := range []string{"/app", "/oauth2/auth", "/oauth2/userinfo"} {
+		w := f.do(httptest.NewRequest("GET", target, nil))
+		if got := w.Header().Get("WWW-Authenticate"); w.Code != http.StatusUnauthorized || got != `Bearer realm="hubgate"` {
+			t.Errorf("%s without a credential: %d %q, want 401 with the plain challenge", target, w.Code, got)
+		}
+	}
+	f.server.o.AuthMode = "forward"
+	if w := f.do(navigation("/oauth2/auth")); w.Code != http.StatusFound {
+		t.Errorf("forward mode without a credential: status %d, want 302 to the login", w.Code)
+	}
+}

@@ -115,13 +115,15 @@ type outcome int
 
 const (
 	authenticated outcome = iota
-	noCredential          // not logged in, or the token is no longer valid
+	noCredential          // not logged in, or the session's token is no longer valid
+	refusedToken          // an Authorization header token the provider refused
 	forbidden             // logged in, not allowed
 	providerDown          // nothing is known: the provider did not answer
 	storeDown             // nothing is known: the session store did not answer
 )
 
-var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down", storeDown: "store_down"}
+// A refused header token counts as unauthenticated: the metric's values predate it.
+var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", refusedToken: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down", storeDown: "store_down"}
 
 // authenticate decides who the request is from and whether they may pass, and counts
 // the decision.
@@ -155,13 +157,15 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 	}
 	switch {
 	case errors.Is(err, provider.ErrInvalidToken):
-		if !fromHeader {
-			if err := s.o.Sessions.Clear(r.Context(), w, r, s.secure(r)); err != nil {
-				s.storeFailed(err)
-				return nil, "", false, storeDown
-			}
+		if fromHeader {
+			// The session was never read, so it is not known to be over: it stays.
+			return nil, "", true, refusedToken
 		}
-		return nil, "", fromHeader, noCredential
+		if err := s.o.Sessions.Clear(r.Context(), w, r, s.secure(r)); err != nil {
+			s.storeFailed(err)
+			return nil, "", false, storeDown
+		}
+		return nil, "", false, noCredential
 	case err != nil:
 		s.log.Error("identity lookup failed", zap.Error(err))
 		return nil, "", fromHeader, providerDown
@@ -179,6 +183,9 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request
 	switch result {
 	case noCredential:
 		s.unauthenticated(w, r)
+		return
+	case refusedToken:
+		s.invalidToken(w, r)
 		return
 	case providerDown:
 		s.providerDown(w, r)
@@ -214,9 +221,26 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request) {
 		s.beginLogin(w, r, r.URL.RequestURI())
 		return
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
+	w.Header().Set("WWW-Authenticate", challengeLogin)
 	writePage(w, r, http.StatusUnauthorized, "Login required",
 		"Send a "+s.o.LoginService+" token (Authorization: Bearer ...) or log in with a browser.")
+}
+
+// Challenges of a 401 (RFC 6750 §3): with no credential, just the realm; for a token
+// that was sent and refused, invalid_token, so the client knows that a login page
+// would not help it and does not retry the token.
+const (
+	challengeLogin        = `Bearer realm="hubgate"`
+	challengeInvalidToken = `Bearer realm="hubgate", error="invalid_token"`
+)
+
+// invalidToken answers a request whose Authorization token the provider refused:
+// 401 whatever its Accept says. A client that sends a token is a script, or a page
+// calling an API; a login redirect would neither fix its token nor be followed.
+func (s *Server) invalidToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", challengeInvalidToken)
+	writePage(w, r, http.StatusUnauthorized, "Invalid token",
+		"The "+s.o.LoginService+" token in the Authorization header was not accepted.")
 }
 
 func (s *Server) providerDown(w http.ResponseWriter, r *http.Request) {
@@ -268,12 +292,16 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request)
 }
 
 // refuseJSON answers a decision other than authenticated, for API-style endpoints:
-// 401 not logged in, 403 not allowed, 502 provider down, 503 session store down.
+// 401 not logged in or a refused token, 403 not allowed, 502 provider down, 503
+// session store down.
 func refuseJSON(w http.ResponseWriter, result outcome) {
 	switch result {
 	case noCredential:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="hubgate"`)
+		w.Header().Set("WWW-Authenticate", challengeLogin)
 		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Login required"})
+	case refusedToken:
+		w.Header().Set("WWW-Authenticate", challengeInvalidToken)
+		writeJSON(w, http.StatusUnauthorized, errorBody{http.StatusUnauthorized, "Invalid token"})
 	case providerDown:
 		writeJSON(w, http.StatusBadGateway, errorBody{http.StatusBadGateway, "Login service unavailable"})
 	case storeDown:
