@@ -441,3 +441,49 @@ func TestAttackRefusedTokenIsNeverALoginRedirect(t *testing.T) {
 		t.Errorf("forward mode without a credential: status %d, want 302 to the login", w.Code)
 	}
 }
+
+// TestAttackReturnPathBecomesNetworkPath: a return path whose dot segments a browser
+// (or a server after it) collapses to "//host" must not survive the login or the
+// sign-out: once the browser asks for "//evil.com", an upstream that adds a trailing
+// slash redirects it to "//evil.com/", another site.
+func TestAttackReturnPathBecomesNetworkPath(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipSignInPage = false
+	for _, rd := range []string{
+		"/.//evil.com", "/x/..//evil.com", "/%2e//evil.com", "/%2e%2e//evil.com", "/./%2fevil.com",
+		"/..%2f/evil.com", "/x/.%2e//evil.com", "/x%2f..%2f/evil.com", "/x/..;//evil.com",
+	} {
+		start := f.do(navigation("/oauth2/start?rd=" + url.QueryEscape(rd)))
+		code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+		cb := f.do(withCookies(navigation("/oauth2/callback?code="+code+"&state="+state), start.Result().Cookies()))
+		if loc := cb.Header().Get("Location"); loc != "/" {
+			t.Errorf("login with rd=%s lands on %q, want / (service_prefix)", rd, loc)
+		}
+		page := f.do(navigation("/oauth2/sign_in?rd=" + url.QueryEscape(rd)))
+		if want := "/oauth2/start?rd=%2F"; !strings.Contains(page.Body.String(), want+`"`) {
+			t.Errorf("sign-in page for rd=%s does not link %s:\n%s", rd, want, page.Body)
+		}
+		if out := f.do(navigation("/oauth2/sign_out?rd=" + url.QueryEscape(rd))); out.Header().Get("Location") != "" {
+			t.Errorf("sign-out with rd=%s redirects to %q", rd, out.Header().Get("Location"))
+		}
+	}
+}
+
+// TestAttackLocationIsASCII: no Location carries raw bytes a browser would encode
+// itself, whether it comes from a return path or from the configuration.
+func TestAttackLocationIsASCII(t *testing.T) {
+	f := newFixture(t, Access{})
+	start := f.do(navigation("/oauth2/start?rd=" + url.QueryEscape("/café/a b?q=é#é")))
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	cb := f.do(withCookies(navigation("/oauth2/callback?code="+code+"&state="+state), start.Result().Cookies()))
+	if loc, want := cb.Header().Get("Location"), "/caf%C3%A9/a%20b?q=%C3%A9#%C3%A9"; loc != want {
+		t.Errorf("login lands on %q, want %q", loc, want)
+	}
+	if loc, want := f.do(navigation("/oauth2/sign_out?rd=/caf%C3%A9")).Header().Get("Location"), "/caf%C3%A9"; loc != want {
+		t.Errorf("sign-out to an escaped path: Location %q, want %q (escaped once)", loc, want)
+	}
+	f.server.o.HubLogout, f.server.o.HubURL = true, "https://hub.example/jüpyter"
+	if loc, want := f.do(navigation("/oauth2/sign_out")).Header().Get("Location"), "https://hub.example/j%C3%BCpyter/hub/logout"; loc != want {
+		t.Errorf("Hub logout: Location %q, want %q", loc, want)
+	}
+}

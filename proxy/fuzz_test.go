@@ -10,22 +10,43 @@ import (
 )
 
 // FuzzSafeRedirect: whatever comes in, what goes out is the fallback or a path a
-// browser resolves on this origin.
+// browser resolves on this origin: as it is, after the browser removes its dot
+// segments, and after an upstream redirects it to itself with a "/" appended. It is
+// plain ASCII, means what the input meant, and is escaped once.
 func FuzzSafeRedirect(f *testing.F) {
-	for _, seed := range []string{"/", "/app?x=1#y", "//evil.com", "/\\evil.com", "/%5Cevil", "/%09/evil", "https:evil.com", "javascript:alert(1)", "/%2F%2Fevil", "http://good@evil/"} {
+	for _, seed := range []string{
+		"/", "/app?x=1#y", "//evil.com", "/\\evil.com", "/%5Cevil", "/%09/evil", "https:evil.com", "javascript:alert(1)", "/%2F%2Fevil", "http://good@evil/",
+		"/.//evil.com", "/x/..//evil.com", "/%2e//evil.com", "/%2e%2e//evil.com", "/./%2fevil.com", "/..%2f/evil.com", "/a/../../evil.com", "/.%2e/",
+		"/x/%2E.//evil.com", "/x%2f..%2f/evil.com", "/x/..;//evil.com", "/café?q=é#é", "/a b\"<>`{|}^", "/a'b?c='d'#e#f", "/\xff",
+	} {
 		f.Add(seed)
+	}
+	base, _ := url.Parse("https://h.example/")
+	encodedDot := regexp.MustCompile(`(?i)%2e`)
+	// onHost reports whether a browser on base sent to loc stays on h.example.
+	onHost := func(loc string) bool {
+		ref, err := url.Parse(loc)
+		return err != nil || base.ResolveReference(ref).Host == "h.example"
 	}
 	f.Fuzz(func(t *testing.T, rd string) {
 		got := safeRedirect(rd, "/fallback")
 		if got == "/fallback" {
 			return
 		}
-		if got != rd {
-			t.Fatalf("safeRedirect(%q) = %q: neither the input nor the fallback", rd, got)
+		for _, c := range []byte(got) {
+			if c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0 {
+				t.Fatalf("safeRedirect(%q) = %q: %q is not plain ASCII a browser keeps", rd, got, c)
+			}
+		}
+		if again := safeRedirect(got, "/fallback"); again != got {
+			t.Fatalf("safeRedirect(%q) = %q, but of that %q: not escaped once", rd, got, again)
 		}
 		decoded, err := url.PathUnescape(got)
 		if err != nil {
 			t.Fatalf("accepted %q that does not decode", got)
+		}
+		if want, _ := url.PathUnescape(rd); decoded != want {
+			t.Fatalf("safeRedirect(%q) = %q: decodes to %q, not %q", rd, got, decoded, want)
 		}
 		for _, s := range []string{got, decoded} {
 			if !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsAny(s, "\\") {
@@ -37,10 +58,61 @@ func FuzzSafeRedirect(f *testing.F) {
 				}
 			}
 		}
-		if u, err := url.Parse(got); err != nil || u.Host != "" || u.Scheme != "" {
+		u, err := url.Parse(got)
+		if err != nil || u.Host != "" || u.Scheme != "" {
 			t.Fatalf("accepted %q, which parses to host %q scheme %q", got, u.Host, u.Scheme)
 		}
+		if !onHost(got) {
+			t.Fatalf("accepted %q, which a browser on h.example leaves", got)
+		}
+		resolved := base.ResolveReference(u)
+		for _, loc := range []string{resolved.Path + "/", resolved.EscapedPath() + "/", path.Clean(resolved.Path) + "/"} {
+			if !onHost(loc) {
+				t.Fatalf("accepted %q: redirected to %q with a slash it leaves h.example", got, loc)
+			}
+		}
+		// net/url removes dot segments unlike a browser ("/x/..//a" is "/a" to it,
+		// "//a" to a browser), so they are also removed here by RFC 3986's own steps,
+		// with %2e read as a dot, and with everything decoded.
+		p := u.EscapedPath()
+		for _, view := range []string{encodedDot.ReplaceAllString(p, "."), u.Path} {
+			if r := rfc3986RemoveDotSegments(view); strings.HasPrefix(r, "//") || !onHost(r+"/") {
+				t.Fatalf("accepted %q: with its dot segments removed it is %q, another site once a slash is appended", got, r)
+			}
+		}
 	})
+}
+
+// rfc3986RemoveDotSegments is RFC 3986 §5.2.4, step by step.
+func rfc3986RemoveDotSegments(in string) string {
+	var out string
+	for in != "" {
+		switch {
+		case strings.HasPrefix(in, "../"):
+			in = in[3:]
+		case strings.HasPrefix(in, "./"):
+			in = in[2:]
+		case strings.HasPrefix(in, "/./"):
+			in = in[2:]
+		case in == "/.":
+			in = "/"
+		case strings.HasPrefix(in, "/../"):
+			in = in[3:]
+			out = out[:max(strings.LastIndex(out, "/"), 0)]
+		case in == "/..":
+			in = "/"
+			out = out[:max(strings.LastIndex(out, "/"), 0)]
+		case in == "." || in == "..":
+			in = ""
+		default:
+			i := strings.IndexByte(in[1:], '/') + 1
+			if i == 0 {
+				i = len(in)
+			}
+			out, in = out+in[:i], in[i:]
+		}
+	}
+	return out
 }
 
 // FuzzSkipAuthPath: a request skips the login only when its path, cleaned the way

@@ -166,7 +166,10 @@ func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, status int, t
 	writePageLink(w, r, status, title, msg, s.o.Prefix+"/start", "Start the login again")
 }
 
+// redirect answers 302 to location. Every Location is escaped here, once, whatever
+// it was built from (a return path, the provider's authorize URL, hub_url or
+// service_prefix from the configuration), so none carries raw non-ASCII.
 func redirect(w http.ResponseWriter, location string) {
-	w.Header().Set("Location", location)
+	w.Header().Set("Location", escapeLocation(location))
 	w.WriteHeader(http.StatusFound)
 }

@@ -9,6 +9,14 @@ import (
 // "//host", "/\host" and a tab or newline between slashes as another site, so anything
 // but a plain absolute path is refused, raw (what the browser reads) and decoded (so
 // that percent-encoding cannot hide "//" or a backslash).
+//
+// A path can also become "//host" later: the browser removes dot segments ("." and
+// "..", also spelled %2e) before it asks for the page, so "/x/..//evil.com" is asked
+// for as "//evil.com", and an upstream that answers "/p" with a redirect to "/p/"
+// then sends the browser to evil.com. Such a path is refused too, not rewritten:
+// none of its readings is clearly the one meant, and a real page never links its
+// login like that. rd is returned with what a browser would encode itself (bytes
+// >= 0x80, spaces, quotes) percent-encoded, so the Location means one thing.
 func safeRedirect(rd, fallback string) string {
 	if !isLocalPath(rd) {
 		return fallback
@@ -21,7 +29,14 @@ func safeRedirect(rd, fallback string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return fallback
 	}
-	return rd
+	p := rd
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	if resolvesToNetworkPath(p) {
+		return fallback
+	}
+	return escapeLocation(rd)
 }
 
 func isLocalPath(p string) bool {
@@ -34,4 +49,90 @@ func isLocalPath(p string) bool {
 		}
 	}
 	return true
+}
+
+// resolvesToNetworkPath reports whether the absolute path p, its escapes valid, starts
+// with "//" once its dot segments are removed the way anyone on the way might: the
+// browser (%2e is a dot, %2f is not a slash), a server that decodes first (%2f is a
+// slash too), one that decodes what the browser sent, and a servlet container (";..."
+// dropped from each segment).
+func resolvesToNetworkPath(p string) bool {
+	decoded, _ := url.PathUnescape(p)
+	browser := removeDotSegments(p, false)
+	browserDecoded, _ := url.PathUnescape(browser)
+	for _, view := range []string{browser, removeDotSegments(decoded, false), removeDotSegments(browserDecoded, false), removeDotSegments(decoded, true)} {
+		if strings.HasPrefix(view, "//") {
+			return true
+		}
+	}
+	return false
+}
+
+// removeDotSegments resolves "." and ".." in the absolute path p like a browser's URL
+// parser (WHATWG, which matches RFC 3986 §5.2.4 on absolute paths): ".." never climbs
+// above the root, and a dot segment at the end leaves a trailing slash.
+// dropParams first cuts each segment at ';', as servlet containers do.
+func removeDotSegments(p string, dropParams bool) string {
+	segments := strings.Split(p[1:], "/")
+	out := make([]string, 0, len(segments))
+	for i, seg := range segments {
+		if dropParams {
+			seg, _, _ = strings.Cut(seg, ";")
+		}
+		last := i == len(segments)-1
+		switch lower := strings.ToLower(seg); lower {
+		case "..", ".%2e", "%2e.", "%2e%2e":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+		case ".", "%2e":
+		default:
+			out = append(out, seg)
+			continue
+		}
+		if last {
+			out = append(out, "")
+		}
+	}
+	return "/" + strings.Join(out, "/")
+}
+
+// escapeLocation percent-encodes the bytes of a URL that a browser would encode
+// itself before using it: controls, space, bytes >= 0x80 (so "/café" is
+// "/caf%C3%A9"), `"<>\^{|}` and the backtick, a "'" in the query, and any '#' after
+// the first. What is left is plain ASCII that every browser reads the same. '%' is
+// left alone, so escapes already there stay as they are and a second call changes
+// nothing. A non-ASCII host ends up percent-encoded, which browsers decode before
+// IDNA-mapping it.
+func escapeLocation(loc string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte // nil until something needs encoding
+	inQuery, inFragment := false, false
+	for i := 0; i < len(loc); i++ {
+		c := loc[i]
+		escape := c <= ' ' || c >= 0x7f || strings.IndexByte("\"<>\\^`{|}", c) >= 0
+		switch {
+		case c == '#' && inFragment, c == '\'' && inQuery:
+			escape = true
+		case c == '#':
+			inFragment, inQuery = true, false
+		case c == '?' && !inFragment:
+			inQuery = true
+		}
+		if !escape {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = make([]byte, i, len(loc)+16)
+			copy(b, loc)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return loc
+	}
+	return string(b)
 }
