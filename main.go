@@ -435,8 +435,10 @@ func serve(c *cli.Context) error {
 	})
 
 	server := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout: it bounds a whole request, uploads too. A body is bounded
+		// per pause instead.
+		Handler:           proxy.BodyIdleHandler(handler, cfg.BodyIdleTimeout),
+		ReadHeaderTimeout: cfg.HeaderTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -255,5 +257,117 @@ func TestServeRedisOverTLS(t *testing.T) {
 	}
 	if got := ready(true); got != http.StatusOK {
 		t.Errorf("/ready over rediss:// with the certificate trusted: %d, want 200", got)
+	}
+}
+
+// metric reads one unlabelled value from hubgate's /metrics.
+func metric(t *testing.T, addr, name string) float64 {
+	t.Helper()
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return 0
+}
+
+// TestServeSlowClients: 200 clients trickling bodies a byte at a time and 100
+// trickling headers tie nothing up: /ping answers meanwhile, the server closes them
+// all, and hubgate's goroutines and file descriptors return to where they were.
+func TestServeSlowClients(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+	}))
+	defer up.Close()
+	addr, maddr := freeAddr(t), freeAddr(t)
+	startServe(t, "--listen", addr, "--metrics-listen", maddr, "--upstream", up.URL,
+		"--skip-auth-routes", "POST=^/upload$", "--body-idle-timeout", "500ms", "--header-timeout", "500ms")
+	baseGoroutines, baseFDs := metric(t, maddr, "go_goroutines"), metric(t, maddr, "process_open_fds")
+
+	stop := make(chan struct{})
+	defer close(stop)
+	closed := make(chan bool, 300)
+	slow := func(head, trickle string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			closed <- false
+			return
+		}
+		defer c.Close()
+		go func() { // a byte every 1.5 s, three times the idle timeout
+			c.Write([]byte(head))
+			for {
+				if _, err := c.Write([]byte(trickle)); err != nil {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(1500 * time.Millisecond):
+				}
+			}
+		}()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err = io.Copy(io.Discard, c)
+		ne, ok := err.(net.Error)
+		closed <- !(ok && ne.Timeout())
+	}
+	for i := range 200 {
+		path := "/upload" // to the upstream, which reads the body
+		if i%2 == 1 {
+			path = "/app" // protected: answered without reading the body
+		}
+		go slow("POST "+path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", "x")
+	}
+	for range 100 {
+		go slow("GET /app HTTP/1.1\r\nHost: x\r\n", "X")
+	}
+
+	time.Sleep(200 * time.Millisecond)
+	for range 3 {
+		start := time.Now()
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + addr + "/ping")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if took := time.Since(start); resp.StatusCode != http.StatusOK || took > time.Second {
+			t.Fatalf("/ping among slow clients: %d after %v, want 200 in under 1 s", resp.StatusCode, took)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	open := 0
+	for range 300 {
+		if !<-closed {
+			open++
+		}
+	}
+	if open > 0 {
+		t.Fatalf("%d of 300 slow connections still open after 20 s", open)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		g, fds := metric(t, maddr, "go_goroutines"), metric(t, maddr, "process_open_fds")
+		if g <= baseGoroutines+10 && fds <= baseFDs+10 {
+			t.Logf("goroutines %v (baseline %v), open files %v (baseline %v)", g, baseGoroutines, fds, baseFDs)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the slow clients: %v goroutines (baseline %v), %v open files (baseline %v)", g, baseGoroutines, fds, baseFDs)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

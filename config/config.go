@@ -53,6 +53,8 @@ type Config struct {
 	HubLogout           bool
 	ProviderTimeout     time.Duration
 	UpstreamTimeout     time.Duration
+	HeaderTimeout       time.Duration
+	BodyIdleTimeout     time.Duration
 	SkipAuthRoutes      []Route
 	SkipAuthPreflight   bool
 	StaleIfError        time.Duration
@@ -214,6 +216,8 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		HubLogout:           c.Bool(flagName("hub_logout")),
 		ProviderTimeout:     c.Duration(flagName("provider_timeout")),
 		UpstreamTimeout:     c.Duration(flagName("upstream_timeout")),
+		HeaderTimeout:       c.Duration(flagName("header_timeout")),
+		BodyIdleTimeout:     c.Duration(flagName("body_idle_timeout")),
 		SkipAuthPreflight:   c.Bool(flagName("skip_auth_preflight")),
 		StaleIfError:        c.Duration(flagName("stale_if_error")),
 		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
@@ -516,6 +520,12 @@ func (c *Config) normalize() error {
 	}
 	if c.UpstreamTimeout <= 0 {
 		return bad("upstream_timeout", "must be positive")
+	}
+	if c.HeaderTimeout <= 0 {
+		return bad("header_timeout", "must be positive")
+	}
+	if c.BodyIdleTimeout <= 0 {
+		return bad("body_idle_timeout", "must be positive")
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return bad("log_format", "%q: use json or console", c.LogFormat)

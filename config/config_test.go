@@ -135,6 +135,8 @@ func TestDefaults(t *testing.T) {
 		PassHostHeader:  true,
 		ProviderTimeout: 10 * time.Second,
 		UpstreamTimeout: 60 * time.Second,
+		HeaderTimeout:   10 * time.Second,
+		BodyIdleTimeout: 30 * time.Second,
 		LogFormat:       "json",
 		LogLevel:        "info",
 	}
@@ -329,6 +331,8 @@ pass_host_header: false
 hub_logout: true
 provider_timeout: 3s
 upstream_timeout: 4s
+header_timeout: 5s
+body_idle_timeout: 6s
 log_format: console
 log_level: debug
 `)
@@ -358,6 +362,8 @@ log_level: debug
 		PassHostHeader:  false,
 		HubLogout:       true,
 		ProviderTimeout: 3 * time.Second,
+		HeaderTimeout:   5 * time.Second,
+		BodyIdleTimeout: 6 * time.Second,
 		UpstreamTimeout: 4 * time.Second,
 		LogFormat:       "console",
 		LogLevel:        "debug",
@@ -474,6 +480,8 @@ func TestValidation(t *testing.T) {
 		{"cookie_expire negative", append(standalone, "--cookie-expire", "-1h"), "cookie_expire"},
 		{"provider_timeout zero", append(standalone, "--provider-timeout", "0s"), "provider_timeout"},
 		{"upstream_timeout zero", append(standalone, "--upstream-timeout", "0s"), "upstream_timeout"},
+		{"header_timeout zero", append(standalone, "--header-timeout", "0s"), "header_timeout"},
+		{"body_idle_timeout negative", append(standalone, "--body-idle-timeout", "-1s"), "body_idle_timeout"},
 		{"log_format", append(standalone, "--log-format", "xml"), "log_format"},
 		{"log_level", append(standalone, "--log-level", "trace"), "log_level"},
 	}
@@ -531,6 +539,8 @@ func TestManagedJupyterHub3(t *testing.T) {
 		PassHostHeader:  true,
 		ProviderTimeout: 10 * time.Second,
 		UpstreamTimeout: 60 * time.Second,
+		HeaderTimeout:   10 * time.Second,
+		BodyIdleTimeout: 30 * time.Second,
 		LogFormat:       "json",
 		LogLevel:        "info",
 		Managed:         true,

@@ -92,6 +92,8 @@ func Flags() []cli.Flag {
 		boolean("hub_logout", "sign_out continues to the Hub's logout page"),
 		dur("provider_timeout", 10*time.Second, "timeout of each call to the provider"),
 		dur("upstream_timeout", 60*time.Second, "how long to wait for the upstream's response headers"),
+		dur("header_timeout", 10*time.Second, "how long a client may take to send the request line and headers"),
+		dur("body_idle_timeout", 30*time.Second, "longest pause while a client sends a request body; an upload that keeps sending is never cut"),
 		s("auth_mode", "request", "what <prefix>/auth answers an unauthenticated browser: request (401, for nginx auth_request) or forward (a login redirect, for Traefik/Caddy forward auth)"),
 		altsrc.NewStringSliceFlag(&cli.StringSliceFlag{Name: flagName("trusted_proxies"), Value: cli.NewStringSlice("127.0.0.0/8", "::1"), Usage: "proxies whose X-Forwarded-* headers are believed (addresses or CIDR ranges)", EnvVars: []string{EnvName("trusted_proxies")}}),
 		s("tls_cert_file", "", "serve HTTPS with this certificate (PEM)"),
