@@ -389,6 +389,14 @@ func serve(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	var crossOrigin *http.CrossOriginProtection
+	if cfg.CrossOrigin {
+		if crossOrigin, err = proxy.NewCrossOrigin(cfg.TrustedOrigins); err != nil {
+			return fmt.Errorf("trusted_origins: %w", err)
+		}
+	} else {
+		log.Warn("cross_origin_protection is off: any page the browser opens can send POST, PUT and DELETE requests and open WebSockets with the user's session; turn it back on and list the origins that must call in under trusted_origins")
+	}
 	handler := proxy.New(proxy.Options{
 		Logger:   log,
 		Provider: idp,
@@ -431,6 +439,7 @@ func serve(c *cli.Context) error {
 		Trusted:           upstream.TrustedProxies(cfg.TrustedProxies),
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
+		CrossOrigin:       crossOrigin,
 		Metrics:           m,
 	})
 

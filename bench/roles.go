@@ -146,6 +146,7 @@ func runInProcess(o inProcessOptions) error {
 		SkipSignInPage: true,
 		AuthMode:       "request",
 		Trusted:        upstream.Loopback,
+		CrossOrigin:    http.NewCrossOriginProtection(), // on by default, as in main
 		Metrics:        m,
 	})
 	if o.cpuProfile != "" {

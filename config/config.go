@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -57,6 +58,8 @@ type Config struct {
 	BodyIdleTimeout     time.Duration
 	SkipAuthRoutes      []Route
 	SkipAuthPreflight   bool
+	CrossOrigin         bool     // cross_origin_protection
+	TrustedOrigins      []string // pages of these origins may act with the session cookie
 	StaleIfError        time.Duration
 	ProviderMaxInFlight int
 	MetricsListen       string
@@ -219,6 +222,8 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		HeaderTimeout:       c.Duration(flagName("header_timeout")),
 		BodyIdleTimeout:     c.Duration(flagName("body_idle_timeout")),
 		SkipAuthPreflight:   c.Bool(flagName("skip_auth_preflight")),
+		CrossOrigin:         c.Bool(flagName("cross_origin_protection")),
+		TrustedOrigins:      list("trusted_origins"),
 		StaleIfError:        c.Duration(flagName("stale_if_error")),
 		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
 		MetricsListen:       str("metrics_listen"),
@@ -527,6 +532,9 @@ func (c *Config) normalize() error {
 	if c.BodyIdleTimeout <= 0 {
 		return bad("body_idle_timeout", "must be positive")
 	}
+	if err := c.normalizeOrigins(); err != nil {
+		return err
+	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return bad("log_format", "%q: use json or console", c.LogFormat)
 	}
@@ -534,6 +542,21 @@ func (c *Config) normalize() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// normalizeOrigins writes each trusted origin as browsers send Origin: lower case, no
+// trailing slash; anything else is never matched, so it is an error.
+func (c *Config) normalizeOrigins() error {
+	check := http.NewCrossOriginProtection()
+	for i, o := range c.TrustedOrigins {
+		o = strings.ToLower(strings.TrimSuffix(o, "/"))
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || check.AddTrustedOrigin(o) != nil {
+			return bad("trusted_origins", "%q is not an origin; write it as https://host or https://host:port, without a path", c.TrustedOrigins[i])
+		}
+		c.TrustedOrigins[i] = o
 	}
 	return nil
 }

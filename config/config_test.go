@@ -333,6 +333,8 @@ provider_timeout: 3s
 upstream_timeout: 4s
 header_timeout: 5s
 body_idle_timeout: 6s
+cross_origin_protection: false
+trusted_origins: [https://App.example.org/, "http://127.0.0.1:8888"]
 log_format: console
 log_level: debug
 `)
@@ -364,11 +366,13 @@ log_level: debug
 		ProviderTimeout: 3 * time.Second,
 		HeaderTimeout:   5 * time.Second,
 		BodyIdleTimeout: 6 * time.Second,
+		TrustedOrigins:  []string{"https://app.example.org", "http://127.0.0.1:8888"},
 		UpstreamTimeout: 4 * time.Second,
 		LogFormat:       "console",
 		LogLevel:        "debug",
 	}
 	want = jupyterHubDefaults(want)
+	want.CrossOrigin = false // cross_origin_protection: false
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Errorf("config =\n%+v\nwant\n%+v", *cfg, want)
 	}
@@ -482,6 +486,10 @@ func TestValidation(t *testing.T) {
 		{"upstream_timeout zero", append(standalone, "--upstream-timeout", "0s"), "upstream_timeout"},
 		{"header_timeout zero", append(standalone, "--header-timeout", "0s"), "header_timeout"},
 		{"body_idle_timeout negative", append(standalone, "--body-idle-timeout", "-1s"), "body_idle_timeout"},
+		{"trusted_origins without a scheme", append(standalone, "--trusted-origins", "app.example.org"), "trusted_origins"},
+		{"trusted_origins with a path", append(standalone, "--trusted-origins", "https://app.example.org/app"), "trusted_origins"},
+		{"trusted_origins not http", append(standalone, "--trusted-origins", "ftp://app.example.org"), "trusted_origins"},
+		{"trusted_origins with a query", append(standalone, "--trusted-origins", "https://app.example.org?x"), "trusted_origins"},
 		{"log_format", append(standalone, "--log-format", "xml"), "log_format"},
 		{"log_level", append(standalone, "--log-level", "trace"), "log_level"},
 	}
@@ -698,6 +706,7 @@ func jupyterHubDefaults(c config.Config) config.Config {
 	}
 	c.LoginService = "JupyterHub"
 	c.SkipSignInPage = true
+	c.CrossOrigin = true
 	if c.AuthMode == "" {
 		c.AuthMode = "request"
 	}

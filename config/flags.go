@@ -99,6 +99,8 @@ func Flags() []cli.Flag {
 		s("tls_cert_file", "", "serve HTTPS with this certificate (PEM)"),
 		s("tls_key_file", "", "the certificate's private key (PEM)"),
 		list("skip_auth_routes", "paths that need no login: METHOD=regex or regex, matched on the clean path"),
+		altsrc.NewBoolFlag(&cli.BoolFlag{Name: flagName("cross_origin_protection"), Value: true, Usage: "refuse unsafe requests (POST, PUT, ...) and WebSocket handshakes that pages of other origins send with the session cookie", EnvVars: []string{EnvName("cross_origin_protection")}}),
+		list("trusted_origins", "origins (scheme://host[:port]) whose pages may send unsafe requests with the session cookie all the same"),
 		boolean("skip_auth_preflight", "let CORS preflight requests (OPTIONS) through without a login"),
 		dur("stale_if_error", 0, "serve a cached identity this long past cache_ttl while the provider is down (0: never)"),
 		altsrc.NewIntFlag(&cli.IntFlag{Name: flagName("provider_max_inflight"), Value: 64, Usage: "most concurrent identity lookups at the provider", EnvVars: []string{EnvName("provider_max_inflight")}}),

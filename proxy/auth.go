@@ -72,12 +72,8 @@ func hasAnyScope(held, wanted []string) bool {
 // token in the session is refreshed here, and the new session saved on w. An error
 // wrapping session.ErrUnavailable means the session store did not answer.
 func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token string, fromHeader bool, err error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, value, ok := strings.Cut(h, " ")
-		value = strings.TrimSpace(value)
-		if ok && value != "" && (strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "bearer")) {
-			return value, true, nil
-		}
+	if t, ok := headerToken(r); ok {
+		return t, true, nil
 	}
 	sess, ok, err := s.o.Sessions.Load(r)
 	if err != nil || !ok {
@@ -108,6 +104,20 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token strin
 		}
 	}
 	return sess.AccessToken, false, nil
+}
+
+// headerToken is the token of an Authorization header "token X" or "Bearer X".
+func headerToken(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return "", false
+	}
+	scheme, value, ok := strings.Cut(h, " ")
+	value = strings.TrimSpace(value)
+	if ok && value != "" && (strings.EqualFold(scheme, "token") || strings.EqualFold(scheme, "bearer")) {
+		return value, true
+	}
+	return "", false
 }
 
 // outcome of authenticating a request.
@@ -179,6 +189,10 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 
 // protected serves any path that needs a login.
 func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request) {
+	if s.crossOrigin(r, r.Method) {
+		s.refuseCrossOrigin(w, r)
+		return
+	}
 	u, token, fromHeader, result := s.authenticate(w, r, info)
 	switch result {
 	case noCredential:

@@ -12,10 +12,19 @@ import (
 // with oauth2-proxy's conventions: 202 and X-Auth-Request-* when allowed, 401 when not
 // logged in, 403 when logged in but not allowed.
 func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *request) {
+	fwd := s.o.Trusted.Forwarded(r)
+	method := r.Method
+	if fwd.Method != "" {
+		method = strings.ToUpper(fwd.Method)
+	}
+	if s.crossOrigin(r, method) {
+		s.refuseCrossOrigin(w, r)
+		return
+	}
 	u, token, _, result := s.authenticate(w, r, info)
 	if result == noCredential && isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
 		// Traefik and Caddy hand this answer to the browser as it is.
-		s.beginLogin(w, r, s.originalURI(r))
+		s.beginLogin(w, r, fwd.URI)
 		return
 	}
 	if result == authenticated && !narrowedAllow(u, r) {
@@ -70,18 +79,4 @@ func splitComma(v string) []string {
 		}
 	}
 	return out
-}
-
-// originalURI is where the browser was going, as a trusted proxy in front says. It
-// only ever builds the return address after login; no access decision reads it.
-func (s *Server) originalURI(r *http.Request) string {
-	if !s.o.Trusted.Contains(r.RemoteAddr) {
-		return ""
-	}
-	for _, name := range []string{"X-Forwarded-Uri", "X-Original-Uri"} {
-		if v := r.Header.Get(name); v != "" {
-			return v
-		}
-	}
-	return ""
 }

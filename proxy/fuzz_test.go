@@ -1,12 +1,15 @@
 package proxy
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path"
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 // FuzzSafeRedirect: whatever comes in, what goes out is the fallback or a path a
@@ -143,6 +146,57 @@ func FuzzSkipAuthPath(f *testing.F) {
 		}
 		if servlet := path.Clean(strings.Join(segments, "/")); !strings.HasPrefix(servlet+"/", "/public/") || strings.Contains(u.Path, ";") {
 			t.Fatalf("%q skipped the login; a servlet container would see %q", target, servlet)
+		}
+	})
+}
+
+// FuzzCrossOrigin: whatever a page's request says, a cookie-borne action (an unsafe
+// method or a WebSocket handshake) passes only when the browser says same-origin, or,
+// without Sec-Fetch-Site, when its Origin is absent or exactly ours; nothing else is
+// ever refused.
+func FuzzCrossOrigin(f *testing.F) {
+	for _, seed := range [][4]string{
+		{"POST", "cross-site", "http://evil.test", ""}, {"POST", "same-site", "http://gate.test:8080", ""},
+		{"POST", "same-origin", "http://gate.test", ""}, {"POST", "none", "", ""}, {"POST", "", "null", ""},
+		{"POST", "", "https://gate.test", ""}, {"POST", "", "http://gate.test", ""}, {"PUT", "", "", ""},
+		{"GET", "cross-site", "http://evil.test", "websocket"}, {"GET", "", "http://evil.test", "h2c, WebSocket"},
+		{"GET", "cross-site", "http://evil.test", ""}, {"post", "Cross-Site", "HTTP://GATE.TEST", ""},
+		{"DELETE", "", "http://gate.test:80", ""}, {"PATCH", "", "http://user@gate.test", ""},
+	} {
+		f.Add(seed[0], seed[1], seed[2], seed[3])
+	}
+	s := New(Options{Logger: zap.NewNop(), CrossOrigin: http.NewCrossOriginProtection()})
+	f.Fuzz(func(t *testing.T, method, site, origin, upgrade string) {
+		if method == "" || strings.ContainsAny(method, " \t\r\n") {
+			return
+		}
+		r := httptest.NewRequest("GET", "http://gate.test/app", nil)
+		r.Method = method
+		for k, v := range map[string]string{"Sec-Fetch-Site": site, "Origin": origin, "Upgrade": upgrade} {
+			if v != "" {
+				r.Header.Set(k, v)
+			}
+		}
+		acts := unsafeMethod(method) || isWebSocket(r)
+		refused := s.crossOrigin(r, method)
+		if refused && !acts {
+			t.Fatalf("%s with Sec-Fetch-Site %q, Origin %q, Upgrade %q refused: it cannot act", method, site, origin, upgrade)
+		}
+		if refused || !acts {
+			return
+		}
+		switch site {
+		case "same-origin", "none":
+			return
+		case "":
+		default:
+			t.Fatalf("%s with Sec-Fetch-Site %q passed", method, site)
+		}
+		if origin == "" {
+			return
+		}
+		if o, err := url.Parse(origin); err != nil || o.Scheme != "http" || o.Host != "gate.test" {
+			t.Fatalf("%s with Origin %q (no Sec-Fetch-Site) passed", method, origin)
 		}
 	})
 }

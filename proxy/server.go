@@ -50,6 +50,9 @@ type Options struct {
 	// SkipAuthPreflight lets CORS preflight requests through.
 	SkipAuthRoutes    []SkipRoute
 	SkipAuthPreflight bool
+	// CrossOrigin refuses unsafe requests and WebSocket handshakes that pages of
+	// other origins send with the session cookie; nil checks nothing.
+	CrossOrigin *http.CrossOriginProtection
 	// Metrics counts requests and decisions; nil counts nothing.
 	Metrics *metrics.Metrics
 }

@@ -174,6 +174,7 @@ func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
 		ServicePrefix:  "/",
 		Prefix:         "/oauth2",
 		RedirectURL:    "http://gate.test/oauth2/callback",
+		CrossOrigin:    http.NewCrossOriginProtection(), // on, as main builds it by default
 	})
 	return f
 }

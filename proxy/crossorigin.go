@@ -1,0 +1,117 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.uber.org/zap"
+)
+
+// NewCrossOrigin builds the check that keeps pages of other origins from acting with
+// the session cookie (CSRF, cross-site WebSocket hijacking). SameSite=Lax alone stops
+// only other sites: a user server or a shared server on a sibling subdomain, or
+// another port of the same host, is the same site and its requests carry the cookie.
+// trusted are origins ("https://app.example.org") allowed to call in all the same.
+func NewCrossOrigin(trusted []string) (*http.CrossOriginProtection, error) {
+	c := http.NewCrossOriginProtection()
+	for _, o := range trusted {
+		if err := c.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// crossOrigin reports whether a request the session cookie would authenticate was
+// sent by a page of another origin to act: an unsafe method (at <prefix>/auth, the
+// original request's, as the trusted proxy in front says) or a WebSocket handshake,
+// which is a GET that a page of any origin may open. Requests carrying a token in
+// Authorization are not cookie-borne: a page cannot add that header cross-origin
+// without a CORS preflight the upstream would have to allow.
+func (s *Server) crossOrigin(r *http.Request, method string) bool {
+	if s.o.CrossOrigin == nil {
+		return false
+	}
+	if _, ok := headerToken(r); ok {
+		return false
+	}
+	if isWebSocket(r) {
+		method = http.MethodPost // checked as the action it is
+	}
+	fwd := s.o.Trusted.Forwarded(r)
+	host := r.Host
+	if fwd.Host != "" {
+		host = fwd.Host
+	}
+	probe := r
+	if method != r.Method || host != r.Host {
+		probe = r.Clone(r.Context())
+		probe.Method, probe.Host = method, host
+	}
+	// net/http's check: Sec-Fetch-Site when the browser sends it, else Origin's
+	// host against the host the browser used, and the trusted origins.
+	if s.o.CrossOrigin.Check(probe) != nil {
+		return true
+	}
+	// Without Sec-Fetch-Site the check compares hosts only; an http page is still
+	// another origin than our https one (and the other way round).
+	origin := r.Header.Get("Origin")
+	if origin == "" || r.Header.Get("Sec-Fetch-Site") != "" || !unsafeMethod(method) {
+		return false
+	}
+	if o, err := url.Parse(origin); err == nil && o.Host == host && o.Scheme != s.scheme(r) && s.o.CrossOrigin.Check(withoutHost(probe)) != nil {
+		return true
+	}
+	return false
+}
+
+// withoutHost is r with a Host no Origin matches, so that CrossOriginProtection's
+// answer is the trusted-origins list alone.
+func withoutHost(r *http.Request) *http.Request {
+	c := r.Clone(r.Context())
+	c.Host = ""
+	return c
+}
+
+func unsafeMethod(m string) bool {
+	return m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions
+}
+
+// isWebSocket recognizes a WebSocket handshake by each header a layer in front may
+// leave: nginx drops Upgrade on its way to an auth_request, but passes
+// Sec-WebSocket-Key, and browsers say Sec-Fetch-Mode: websocket.
+func isWebSocket(r *http.Request) bool {
+	return r.Header.Get("Sec-WebSocket-Key") != "" ||
+		strings.EqualFold(r.Header.Get("Sec-Fetch-Mode"), "websocket") ||
+		headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, part := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scheme is how the browser reached us: "https" or "http".
+func (s *Server) scheme(r *http.Request) string {
+	if s.secure(r) {
+		return "https"
+	}
+	return "http"
+}
+
+// refuseCrossOrigin answers a request crossOrigin refused: 403, and the upstream never
+// sees it.
+func (s *Server) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) {
+	s.o.Metrics.Decision("cross_origin")
+	s.log.Info("cross-origin request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path),
+		zap.String("origin", r.Header.Get("Origin")), zap.String("sec_fetch_site", r.Header.Get("Sec-Fetch-Site")))
+	writePage(w, r, http.StatusForbidden, "Cross-origin request refused",
+		"A page of another origin sent this request with your session. If that origin should be allowed, its administrator can add it to hubgate's trusted_origins.")
+}
