@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 )
@@ -99,6 +100,16 @@ func TestChromiumJupyterHub(t *testing.T) {
 		}
 	})
 
+	t.Run("8 a page of another origin cannot act with alice's session", func(t *testing.T) {
+		if !loggedIn {
+			t.Fatal("needs alice's login of scenario 1, which failed")
+		}
+		// Another port of the same host: the same site, so SameSite=Lax
+		// lets the cookie through; only the cross-origin check stops it.
+		checkCrossOriginRefused(t, alice, up, StartActingPage(t), gate.URL, true)
+		checkSameOriginActs(t, alice, up, gate.URL, "alice")
+	})
+
 	t.Run("6 two tabs start a login at once", func(t *testing.T) {
 		// A gate of its own: the Hub asks for consent only until the user
 		// has authorized the client once (needs_oauth_confirm in 3.0).
@@ -165,6 +176,11 @@ func TestChromiumJupyterHub(t *testing.T) {
 		if len(trail) != 1 || trail[0].status != 200 || hostOf(trail[0].url) != nginxAddr {
 			t.Errorf("reload should be one 200 from nginx, without the Hub; document requests:%s", formatTrail(trail))
 		}
+
+		// auth_request checks the original request: the example passes its
+		// method, host, Origin and Sec-Fetch-Site to hubgate.
+		checkCrossOriginRefused(t, tab, up, StartActingPage(t), ngx.URL, false)
+		checkSameOriginActs(t, tab, up, ngx.URL, "alice")
 	})
 
 	t.Run("4 sign-out with hub_logout asks to log in again", func(t *testing.T) {
@@ -413,3 +429,69 @@ func checkSessionCookie(t *testing.T, tab *Tab, rawURL string) {
 // hubgateSessionCookie is hubgate's default session cookie name; its
 // per-login state cookies add "_login_<hex>".
 const hubgateSessionCookie = "_hubgate"
+
+// checkCrossOriginRefused opens the act page on actingURL, another origin of
+// the same site, against base where tab is logged in: its fetch POST, its
+// WebSocket and its form POST are all refused, and the upstream sees none of
+// them. hubgatePage: the form's answer is hubgate's own 403 page (behind
+// nginx it is nginx's).
+func checkCrossOriginRefused(t *testing.T, tab *Tab, up *PageUpstream, actingURL, base string, hubgatePage bool) {
+	t.Helper()
+	before := len(up.Requests())
+	tab.Navigate(t, actingURL+"/act-page?target="+url.QueryEscape(base))
+	tab.WaitText(t, "#fetch-state", "opaque")
+	tab.WaitText(t, "#ws-state", "closed 1006")
+	tab.Screenshot(t, "cross-origin-page")
+	mark := tab.Mark()
+	tab.Click(t, "#post")
+	if hubgatePage {
+		s := tab.Expect(t, kindHubgate)
+		if s.H1 != "Cross-origin request refused" || s.Status != "403 · hubgate" {
+			t.Errorf("a cross-origin form POST shows h1 %q, status %q; want hubgate's \"Cross-origin request refused\", 403", s.H1, s.Status)
+		}
+	}
+	waitDocumentStatus(t, tab, mark, base+"/app/posted", 403)
+	tab.Screenshot(t, "cross-origin-form-refused")
+	for _, r := range up.Requests()[before:] {
+		// The browser's own favicon request for nginx's 403 page is not the page's doing.
+		if !strings.HasPrefix(r, "GET /favicon.ico ") {
+			t.Errorf("the upstream saw %q, which a page of another origin sent with the session", r)
+		}
+	}
+}
+
+// checkSameOriginActs is checkCrossOriginRefused's page served through base
+// itself: everything it does reaches the upstream as user.
+func checkSameOriginActs(t *testing.T, tab *Tab, up *PageUpstream, base, user string) {
+	t.Helper()
+	before := len(up.Requests())
+	tab.Navigate(t, base+"/app/act-page?target="+url.QueryEscape(base))
+	tab.WaitText(t, "#fetch-state", "200")
+	tab.WaitText(t, "#ws-state", "echoed")
+	tab.Click(t, "#post")
+	if v := readUpstream(t, tab); v.Path != "/app/posted" || v.User != user {
+		t.Errorf("the same-origin form POST landed on %s as %q, want /app/posted as %q", v.Path, v.User, user)
+	}
+	got := up.Requests()[before:]
+	for _, want := range []string{"POST /app/fetched " + user, "GET /app/ws " + user, "POST /app/posted " + user} {
+		if !slices.Contains(got, want) {
+			t.Errorf("the upstream did not see %q from hubgate's own origin; it saw %q", want, got)
+		}
+	}
+}
+
+// waitDocumentStatus waits until a document request to rawURL since mark is
+// answered with status.
+func waitDocumentStatus(t *testing.T, tab *Tab, mark int, rawURL string, status int64) {
+	t.Helper()
+	deadline := time.Now().Add(chromiumWaitTimeout)
+	for time.Now().Before(deadline) {
+		for _, e := range tab.TrailSince(mark) {
+			if e.url == rawURL && e.status == status {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tab.Fatalf(t, "waited %v for %s to be answered %d; document requests:%s", chromiumWaitTimeout, rawURL, status, formatTrail(tab.TrailSince(mark)))
+}
