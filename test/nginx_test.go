@@ -127,6 +127,48 @@ func TestNginxAuthRequest(t *testing.T) {
 		}
 	})
 
+	t.Run("cross-origin POSTs with the session are refused through nginx", func(t *testing.T) {
+		if !aliceLoggedIn {
+			t.Fatal("needs alice's browser login from the earlier subtest")
+		}
+		// An older browser sends Origin without Sec-Fetch-Site: hubgate compares it
+		// with the host nginx reports (X-Forwarded-Host $http_host keeps the port,
+		// which nginx's $host drops).
+		cases := []struct {
+			name, method string
+			header       map[string]string
+			status       int
+		}{
+			{"own origin, no Sec-Fetch-Site", "POST", map[string]string{"Origin": nginxURL}, http.StatusOK},
+			{"Sec-Fetch-Site same-origin", "DELETE", map[string]string{"Origin": nginxURL, "Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+			{"another port, no Sec-Fetch-Site", "POST", map[string]string{"Origin": "http://" + gateAddr}, http.StatusForbidden},
+			{"Sec-Fetch-Site same-site", "PUT", map[string]string{"Origin": nginxURL, "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
+			{"client's X-Forwarded-Method is replaced", "POST", map[string]string{"Sec-Fetch-Site": "cross-site", "X-Forwarded-Method": "GET", "X-Original-Method": "GET"}, http.StatusForbidden},
+			{"client's X-Forwarded-Host is replaced", "POST", map[string]string{"Origin": "http://evil.test", "X-Forwarded-Host": "evil.test"}, http.StatusForbidden},
+			{"WebSocket from another origin", "GET", map[string]string{"Origin": "http://evil.test", "Upgrade": "websocket", "Connection": "Upgrade",
+				"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}, http.StatusForbidden},
+		}
+		for _, c := range cases {
+			req, _ := http.NewRequest(c.method, ngx.URL+"/form/target", strings.NewReader("x=1"))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for k, v := range c.header {
+				req.Header.Set(k, v)
+			}
+			page := alice.Do(req)
+			if page.StatusCode != c.status {
+				t.Errorf("%s: status %d, want %d\n%s", c.name, page.StatusCode, c.status, page)
+			}
+			// The app echoes every request as JSON: a refusal is nginx's page.
+			if c.status == http.StatusOK {
+				if e := decodeEcho(t, page.Body, c.name); e.Method != c.method {
+					t.Errorf("%s: the app saw %s, want %s", c.name, e.Method, c.method)
+				}
+			} else if strings.Contains(string(page.Body), `"method"`) {
+				t.Errorf("%s: refused, but the app answered: %s", c.name, page.Body)
+			}
+		}
+	})
+
 	t.Run("only staff pass at /staff/", func(t *testing.T) {
 		if !aliceLoggedIn {
 			t.Fatal("needs alice's browser login from the earlier subtest")
