@@ -15,16 +15,16 @@ import (
 
 // User is who a token belongs to, as the provider says.
 type User struct {
-	Name   string   `json:"user"`
-	Groups []string `json:"groups"`
-	Email  string   `json:"email,omitempty"`
-	Admin  bool     `json:"admin"`
-	Scopes []string `json:"-"`
+	Name   string
+	Groups []string
+	Email  string
+	Admin  bool
+	Scopes []string
 	// Kind is "user" for people; JupyterHub also answers for services' own tokens.
-	Kind string `json:"-"`
+	Kind string
 	// Denied says why a provider's own rule (GitHub organization, Google domain)
 	// refuses this user; empty when none does.
-	Denied string `json:"-"`
+	Denied string
 }
 
 // ErrInvalidToken means the provider does not know the token: wrong, expired or revoked.

@@ -302,7 +302,15 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request)
 		refuseJSON(w, result)
 		return
 	}
-	writeJSON(w, http.StatusOK, provider.User{Name: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)})
+	writeJSON(w, http.StatusOK, userinfoBody{User: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)})
+}
+
+// userinfoBody is <prefix>/userinfo's answer, in oauth2-proxy's field names plus admin.
+type userinfoBody struct {
+	User   string   `json:"user"`
+	Groups []string `json:"groups"`
+	Email  string   `json:"email,omitempty"`
+	Admin  bool     `json:"admin"`
 }
 
 // refuseJSON answers a decision other than authenticated, for API-style endpoints:

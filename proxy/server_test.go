@@ -493,8 +493,8 @@ func TestUserinfo(t *testing.T) {
 	r := httptest.NewRequest("GET", "/oauth2/userinfo", nil)
 	r.Header.Set("Authorization", "token alice-token")
 	w := f.do(r)
-	var got provider.User
-	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 || got.Name != "alice" || len(got.Groups) != 1 {
+	var got userinfoBody
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 || got.User != "alice" || len(got.Groups) != 1 {
 		t.Fatalf("status %d body %s", w.Code, w.Body)
 	}
 	if w := f.do(httptest.NewRequest("GET", "/oauth2/userinfo", nil)); w.Code != http.StatusUnauthorized {
