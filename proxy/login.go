@@ -27,7 +27,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // provider. rd is validated here, so only a same-origin path is ever stored.
 func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 	login := session.NewLogin(safeRedirect(rd, s.o.ServicePrefix))
-	if err := s.o.Sessions.SaveLogin(w, login, s.secure(r)); err != nil {
+	if err := s.o.Sessions.SaveLogin(w, r, login, s.secure(r)); err != nil {
 		s.log.Error("saving login state", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
 		return
