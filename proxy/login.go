@@ -69,7 +69,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 			return
 		}
 		s.retryPage(w, r, http.StatusForbidden, "Login expired",
-			"This login was not started in this browser, was already used, or took longer than 10 minutes.")
+			"This login was not started in this browser, was already used, took longer than 10 minutes, or was replaced by newer logins.")
 		return
 	}
 	tok, err := s.o.Provider.Exchange(r.Context(), code, login.Verifier)
