@@ -4,6 +4,7 @@ package proxy
 // table names the attempt; each must fail on a build that lets it through.
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -485,5 +486,52 @@ func TestAttackLocationIsASCII(t *testing.T) {
 	f.server.o.HubLogout, f.server.o.HubURL = true, "https://hub.example/jüpyter"
 	if loc, want := f.do(navigation("/oauth2/sign_out")).Header().Get("Location"), "https://hub.example/j%C3%BCpyter/hub/logout"; loc != want {
 		t.Errorf("Hub logout: Location %q, want %q", loc, want)
+	}
+}
+
+// TestAttackLoginCookieFlood: a page that forces navigation after navigation starts
+// a login each time. Were every login cookie kept, the Cookie header would pass
+// nginx's 8 KB buffer within a few dozen and lock the browser out of the site.
+func TestAttackLoginCookieFlood(t *testing.T) {
+	f := newFixture(t, Access{})
+	b := newBrowser(t)
+	var starts []*httptest.ResponseRecorder
+	longest := 0
+	for i := range 50 {
+		w := b.do(f, navigation(fmt.Sprintf("/app/%d", i)))
+		if w.Code != http.StatusFound {
+			t.Fatalf("navigation %d: status %d, want 302 to the Hub", i, w.Code)
+		}
+		starts = append(starts, w)
+		size := len(b.cookieHeader())
+		longest = max(longest, size)
+		if size >= 4096 {
+			t.Fatalf("after %d navigations the Cookie header is %d bytes, want < 4 KB", i+1, size)
+		}
+		if n := b.loginCookies(); n > 3 {
+			t.Fatalf("after %d navigations the browser holds %d login cookies, want at most 3", i+1, n)
+		}
+	}
+	t.Logf("longest Cookie header over 50 navigations: %d bytes, %d login cookies", longest, b.loginCookies())
+
+	// A dropped login fails as a login with an unknown state does.
+	unknown := b.do(f, navigation("/oauth2/callback?code=nope&state="+url.QueryEscape(session.NewLogin("/").State)))
+	dropped := b.do(f, f.callback(starts[0], "alice-token"))
+	if dropped.Code != unknown.Code || dropped.Body.String() != unknown.Body.String() || dropped.Header().Get("Location") != "" {
+		t.Errorf("dropped login's callback: %d %q; want %d and the page an unknown state gets", dropped.Code, dropped.Body.String(), unknown.Code)
+	}
+	if unknown.Code != http.StatusForbidden || !strings.Contains(unknown.Body.String(), "Login expired") || !strings.Contains(unknown.Body.String(), `href="/oauth2/start"`) {
+		t.Errorf("unknown state's callback: %d %q; want 403 Login expired with a link to start again", unknown.Code, unknown.Body.String())
+	}
+
+	newest := b.do(f, f.callback(starts[49], "alice-token"))
+	if newest.Code != http.StatusFound || newest.Header().Get("Location") != "/app/49" {
+		t.Fatalf("newest login's callback: %d Location %q, want 302 to /app/49", newest.Code, newest.Header().Get("Location"))
+	}
+	if b.do(f, httptest.NewRequest("GET", "/app/49", nil)).Code != http.StatusOK {
+		t.Fatal("no session after the newest login")
+	}
+	if got := (<-f.seen).Get("X-Forwarded-User"); got != "alice" {
+		t.Errorf("the upstream sees %q, want alice", got)
 	}
 }

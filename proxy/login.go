@@ -27,7 +27,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // provider. rd is validated here, so only a same-origin path is ever stored.
 func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 	login := session.NewLogin(safeRedirect(rd, s.o.ServicePrefix))
-	if err := s.o.Sessions.SaveLogin(w, login, s.secure(r)); err != nil {
+	if err := s.o.Sessions.SaveLogin(w, r, login, s.secure(r)); err != nil {
 		s.log.Error("saving login state", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
 		return
@@ -69,7 +69,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 			return
 		}
 		s.retryPage(w, r, http.StatusForbidden, "Login expired",
-			"This login was not started in this browser, was already used, or took longer than 10 minutes.")
+			"This login was not started in this browser, was already used, took longer than 10 minutes, or was replaced by newer logins.")
 		return
 	}
 	tok, err := s.o.Provider.Exchange(r.Context(), code, login.Verifier)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -198,6 +199,58 @@ func withCookies(r *http.Request, cookies []*http.Cookie) *http.Request {
 		}
 	}
 	return r
+}
+
+// browser stands in for a browser's cookie store: it applies every Set-Cookie,
+// deletions included, and sends what it holds, older cookies first.
+type browser struct {
+	jar  *cookiejar.Jar
+	site *url.URL // where the browser thinks hubgate is
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &browser{jar: jar, site: &url.URL{Scheme: "http", Host: "gate.test", Path: "/"}}
+}
+
+// do sends r with the browser's cookies and keeps what the answer sets.
+func (b *browser) do(f *fixture, r *http.Request) *httptest.ResponseRecorder {
+	for _, c := range b.jar.Cookies(b.site) {
+		r.AddCookie(c)
+	}
+	w := f.do(r)
+	b.jar.SetCookies(b.site, w.Result().Cookies())
+	return w
+}
+
+// cookieHeader is the Cookie header the browser would send now.
+func (b *browser) cookieHeader() string {
+	r := httptest.NewRequest("GET", "/", nil)
+	for _, c := range b.jar.Cookies(b.site) {
+		r.AddCookie(c)
+	}
+	return r.Header.Get("Cookie")
+}
+
+// loginCookies counts the login state cookies the browser holds.
+func (b *browser) loginCookies() int {
+	n := 0
+	for _, c := range b.jar.Cookies(b.site) {
+		if strings.HasPrefix(c.Name, "_hubgate_login_") {
+			n++
+		}
+	}
+	return n
+}
+
+// callback is the provider's redirect back to hubgate for the login that start began.
+func (f *fixture) callback(start *httptest.ResponseRecorder, token string) *http.Request {
+	code, state := f.hub.issueCode(start.Header().Get("Location"), token)
+	return navigation("/oauth2/callback?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state))
 }
 
 // login runs the browser flow against the fake Hub and returns the session cookies.
@@ -437,19 +490,25 @@ func TestStateCookieIsSingleUse(t *testing.T) {
 }
 
 func TestParallelLoginsDoNotCollide(t *testing.T) {
+	// As many tabs as hubgate keeps logins for, finished out of order.
 	f := newFixture(t, Access{})
-	a := f.do(navigation("/a"))
-	b := f.do(navigation("/b"))
-	jar := append(a.Result().Cookies(), b.Result().Cookies()...)
-	for _, tab := range []struct {
-		start *httptest.ResponseRecorder
-		want  string
-	}{{a, "/a"}, {b, "/b"}} {
-		code, state := f.hub.issueCode(tab.start.Header().Get("Location"), "alice-token")
-		w := f.do(withCookies(navigation("/oauth2/callback?code="+url.QueryEscape(code)+"&state="+url.QueryEscape(state)), jar))
-		if w.Code != http.StatusFound || w.Header().Get("Location") != tab.want {
-			t.Errorf("tab %s: status %d Location %q", tab.want, w.Code, w.Header().Get("Location"))
+	b := newBrowser(t)
+	targets := []string{"/a", "/b", "/c"}
+	starts := map[string]*httptest.ResponseRecorder{}
+	for _, target := range targets {
+		starts[target] = b.do(f, navigation(target))
+	}
+	if n := b.loginCookies(); n != len(targets) {
+		t.Fatalf("%d login cookies after %d logins started, want %d", n, len(targets), len(targets))
+	}
+	for _, target := range []string{"/b", "/c", "/a"} {
+		w := b.do(f, f.callback(starts[target], "alice-token"))
+		if w.Code != http.StatusFound || w.Header().Get("Location") != target {
+			t.Errorf("tab %s: status %d Location %q", target, w.Code, w.Header().Get("Location"))
 		}
+	}
+	if n := b.loginCookies(); n != 0 {
+		t.Errorf("%d login cookies left after every login finished", n)
 	}
 }
 

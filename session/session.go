@@ -5,6 +5,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +59,11 @@ type Login struct {
 	State    string `json:"s"`
 	Verifier string `json:"v"`
 	Redirect string `json:"r"` // where to go afterwards, already validated
+	// Started is when the login began, in unix nanoseconds, so that SaveLogin can
+	// drop a browser's oldest logins: securecookie's own timestamp is whole seconds,
+	// and a page can start many logins in one second. Logins saved before this field
+	// existed read as 0, the oldest.
+	Started int64 `json:"c"`
 }
 
 // Options configures a Store.
@@ -281,29 +288,95 @@ func (s *Store) Clear(ctx context.Context, w http.ResponseWriter, r *http.Reques
 
 // NewLogin makes fresh login state: a 256-bit state and a PKCE verifier.
 func NewLogin(redirect string) Login {
-	return Login{State: rand.Text() + rand.Text(), Verifier: oauth2.GenerateVerifier(), Redirect: redirect}
+	return Login{State: rand.Text() + rand.Text(), Verifier: oauth2.GenerateVerifier(), Redirect: redirect, Started: time.Now().UnixNano()}
 }
+
+// maxPendingLogins bounds the logins one browser has in progress. Every login has
+// its own cookie, so that logins in parallel tabs don't collide, and a page that
+// forces many navigations would otherwise grow the Cookie header past a proxy's
+// limit (nginx's 8 KB buffer). Three keep a few tabs' logins working while the
+// header stays at about three login cookies.
+const maxPendingLogins = 3
 
 // loginCookieName gives each login its own cookie, so logins started in parallel tabs
 // don't overwrite each other's state.
 func (s *Store) loginCookieName(state string) string {
 	sum := sha256.Sum256([]byte(state))
-	return s.name + "_login_" + hex.EncodeToString(sum[:8])
+	return s.loginPrefix() + hex.EncodeToString(sum[:8])
 }
 
-// SaveLogin writes the login state cookie.
-func (s *Store) SaveLogin(w http.ResponseWriter, l Login, secure bool) error {
+func (s *Store) loginPrefix() string { return s.name + "_login_" }
+
+// isLoginCookie reports whether name is exactly one of this store's login cookie
+// names: the prefix and 16 hex digits, as loginCookieName makes them. Nothing else
+// (the session cookie, other apps' cookies) is ever expired in its place.
+func (s *Store) isLoginCookie(name string) bool {
+	suffix, ok := strings.CutPrefix(name, s.loginPrefix())
+	return ok && len(suffix) == 16 && strings.Trim(suffix, "0123456789abcdef") == ""
+}
+
+// SaveLogin writes the login state cookie. When r already carries maxPendingLogins
+// or more logins, it expires the oldest, so that the new one makes maxPendingLogins:
+// first those that no longer decode (tampered, another secret, expired), then by
+// Login.Started, ties in the order the browser sent them (older cookies first).
+func (s *Store) SaveLogin(w http.ResponseWriter, r *http.Request, l Login, secure bool) error {
 	name := s.loginCookieName(l.State)
 	value, err := securecookie.EncodeMulti(name, l, s.login...)
 	if err != nil {
 		return fmt.Errorf("session: encode login: %w", err)
 	}
+	for _, old := range s.oldestLogins(r, name, maxPendingLogins-1) {
+		http.SetCookie(w, s.cookie(old, "", -1, secure))
+	}
 	http.SetCookie(w, s.cookie(name, value, LoginMaxAge, secure))
 	return nil
 }
 
+// oldestLogins returns the names of r's login cookies beyond the newest keep, other
+// than the one named except (about to be overwritten).
+func (s *Store) oldestLogins(r *http.Request, except string, keep int) []string {
+	type pending struct {
+		name    string
+		valid   bool
+		started int64
+	}
+	var logins []pending
+	seen := map[string]bool{except: true}
+	for _, c := range r.Cookies() {
+		if seen[c.Name] || !s.isLoginCookie(c.Name) {
+			continue
+		}
+		seen[c.Name] = true
+		p := pending{name: c.Name}
+		var l Login
+		if securecookie.DecodeMulti(c.Name, c.Value, &l, s.login...) == nil {
+			p.valid, p.started = true, l.Started
+		}
+		logins = append(logins, p)
+	}
+	if len(logins) <= keep {
+		return nil
+	}
+	// Stable: equal times keep the browser's order.
+	slices.SortStableFunc(logins, func(a, b pending) int {
+		if a.valid != b.valid {
+			if !a.valid {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.started, b.started)
+	})
+	names := make([]string, len(logins)-keep)
+	for i := range names {
+		names[i] = logins[i].name
+	}
+	return names
+}
+
 // ErrNoLogin means the callback's state matches no login this browser started: it
-// expired, was already used, or the callback came from elsewhere (CSRF).
+// expired, was already used, was dropped for newer logins (SaveLogin), or the
+// callback came from elsewhere (CSRF).
 var ErrNoLogin = errors.New("no login in progress matches this callback")
 
 // TakeLogin finds the login for state, checks it exactly, and deletes its cookie so it

@@ -3,6 +3,7 @@ package session_test
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -410,11 +411,211 @@ func (b *browser) request() *http.Request              { return request(b.jar.Co
 func saveLogin(t *testing.T, s *session.Store, b *browser, l session.Login) *http.Cookie {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := s.SaveLogin(rec, l, false); err != nil {
+	if err := s.SaveLogin(rec, b.request(), l, false); err != nil {
 		t.Fatal(err)
 	}
 	b.take(rec)
-	return onlyCookie(t, rec)
+	return newCookie(t, rec)
+}
+
+// newCookie returns the one cookie a recorder was told to set, not counting deletions.
+func newCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
+	t.Helper()
+	var set []*http.Cookie
+	for _, c := range saved(rec) {
+		if c.MaxAge >= 0 {
+			set = append(set, c)
+		}
+	}
+	if len(set) != 1 {
+		t.Fatalf("Set-Cookie: got %d new cookies, want 1: %q", len(set), rec.Header()["Set-Cookie"])
+	}
+	return set[0]
+}
+
+// loginCookieNames returns the login cookies the browser holds, in the order it sends them.
+func (b *browser) loginCookieNames() []string {
+	var names []string
+	for _, c := range b.jar.Cookies(site) {
+		if strings.HasPrefix(c.Name, "_hubgate_login_") {
+			names = append(names, c.Name)
+		}
+	}
+	return names
+}
+
+// TestLoginsCapped: a browser holds at most three logins in progress; each new one
+// past that expires the oldest, whose callback then finds no login.
+func TestLoginsCapped(t *testing.T) {
+	s := newStore(t, secretNew)
+	b := newBrowser(t)
+	var logins []session.Login
+	for i := range 6 {
+		l := session.NewLogin(fmt.Sprintf("/svc/%d", i))
+		rec := httptest.NewRecorder()
+		if err := s.SaveLogin(rec, b.request(), l, false); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range saved(rec) {
+			if c.MaxAge < 0 && (c.Path != "/svc/" || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode) {
+				t.Errorf("deletion cookie %+v: want the login cookie's path and flags", c)
+			}
+		}
+		b.take(rec)
+		logins = append(logins, l)
+		if n := len(b.loginCookieNames()); n > 3 || n != min(i+1, 3) {
+			t.Fatalf("after %d logins the browser holds %d login cookies, want %d", i+1, n, min(i+1, 3))
+		}
+	}
+	for i, l := range logins {
+		got, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+		if i < 3 {
+			if !errors.Is(err, session.ErrNoLogin) {
+				t.Errorf("login %d of 6 was kept: %+v, %v; want it dropped", i, got, err)
+			}
+		} else if err != nil || got != l {
+			t.Errorf("login %d of 6: %+v, %v; want it kept", i, got, err)
+		}
+	}
+}
+
+// TestLoginsDropFirstStarted: securecookie's timestamps tie within a second, so the
+// order comes from Login.Started, and from the browser's order when that ties too.
+func TestLoginsDropFirstStarted(t *testing.T) {
+	s := newStore(t, secretNew)
+	t.Run("same second", func(t *testing.T) {
+		for try := 0; ; try++ {
+			b := newBrowser(t)
+			second := time.Now().Unix()
+			var first session.Login
+			for i := range 4 {
+				l := session.NewLogin("/")
+				if i == 0 {
+					first = l
+				}
+				saveLogin(t, s, b, l)
+			}
+			if time.Now().Unix() != second && try < 5 {
+				continue // crossed a second: not the case under test
+			}
+			if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), first.State, false); !errors.Is(err, session.ErrNoLogin) {
+				t.Errorf("first-started login kept (err %v); want it dropped", err)
+			}
+			if n := len(b.loginCookieNames()); n != 3 {
+				t.Errorf("%d login cookies, want 3", n)
+			}
+			return
+		}
+	})
+	t.Run("same nanosecond", func(t *testing.T) {
+		// Sent in this order, all started at the same instant: the first sent goes.
+		b := newBrowser(t)
+		var sent []session.Login
+		for range 3 {
+			l := session.NewLogin("/")
+			l.Started = 1
+			saveLogin(t, s, b, l)
+			sent = append(sent, l)
+		}
+		saveLogin(t, s, b, session.NewLogin("/"))
+		for i, l := range sent {
+			_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+			if dropped := errors.Is(err, session.ErrNoLogin); dropped != (i == 0) {
+				t.Errorf("tied login %d: dropped %v, want %v", i, dropped, i == 0)
+			}
+		}
+	})
+	t.Run("started later, sent first", func(t *testing.T) {
+		// Login.Started decides, not the browser's order.
+		b := newBrowser(t)
+		late, early := session.NewLogin("/late"), session.NewLogin("/early")
+		early.Started = late.Started - int64(time.Millisecond)
+		saveLogin(t, s, b, late)
+		saveLogin(t, s, b, early)
+		saveLogin(t, s, b, session.NewLogin("/"))
+		saveLogin(t, s, b, session.NewLogin("/"))
+		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), early.State, false); !errors.Is(err, session.ErrNoLogin) {
+			t.Errorf("earliest-started login kept (err %v)", err)
+		}
+		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), late.State, false); err != nil {
+			t.Errorf("later-started login dropped: %v", err)
+		}
+	})
+}
+
+// TestLoginsDropUndecodableFirst: a login cookie that no longer decodes goes before
+// any real login, however new it looks.
+func TestLoginsDropUndecodableFirst(t *testing.T) {
+	s := newStore(t, secretNew)
+	b := newBrowser(t)
+	other := newStore(t, secretOld) // another secret: a cookie of the right name that fails to decode
+	var valid []session.Login
+	for range 3 {
+		l := session.NewLogin("/")
+		saveLogin(t, s, b, l)
+		valid = append(valid, l)
+	}
+	// Sent last, started last: were it ranked as a login, it would stay.
+	rec := httptest.NewRecorder()
+	if err := other.SaveLogin(rec, request(), session.NewLogin("/"), false); err != nil {
+		t.Fatal(err)
+	}
+	b.take(rec)
+	if n := len(b.loginCookieNames()); n != 4 {
+		t.Fatalf("%d login cookies, want 4", n)
+	}
+	// Four present (three valid, one not): the new login keeps two of them.
+	saveLogin(t, s, b, session.NewLogin("/"))
+	if n := len(b.loginCookieNames()); n != 3 {
+		t.Fatalf("%d login cookies, want 3", n)
+	}
+	for i, l := range valid {
+		_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+		if dropped := errors.Is(err, session.ErrNoLogin); dropped != (i == 0) {
+			t.Errorf("valid login %d: dropped %v, want %v", i, dropped, i == 0)
+		}
+	}
+}
+
+// TestLoginsNeverDropOthersCookies: only this store's login cookies count, and only
+// they are ever expired.
+func TestLoginsNeverDropOthersCookies(t *testing.T) {
+	s := newStore(t, secretNew)
+	others := []*http.Cookie{
+		{Name: "_hubgate", Value: "session"},
+		{Name: "_hubgate_login_0123", Value: "short"},
+		{Name: "_hubgate_login_0123456789ABCDEF", Value: "upper"},
+		{Name: "_hubgate_login_0123456789abcdefa", Value: "long"},
+		{Name: "_hubgatex_login_0123456789abcdef", Value: "other store"},
+		{Name: "app_login_0123456789abcdef", Value: "other app"},
+		{Name: "jupyterhub-session-id", Value: "hub"},
+	}
+	var logins []*http.Cookie
+	for range 3 {
+		rec := httptest.NewRecorder()
+		if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/"), false); err != nil {
+			t.Fatal(err)
+		}
+		cs := saved(rec)
+		if len(cs) != 1 {
+			t.Fatalf("with %d logins and others' cookies, Set-Cookie %q; want only the new login", len(logins), rec.Header()["Set-Cookie"])
+		}
+		logins = append(logins, cs[0])
+	}
+	// A fourth login: the first is the one to go, nothing else.
+	rec := httptest.NewRecorder()
+	if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/"), false); err != nil {
+		t.Fatal(err)
+	}
+	var expired []string
+	for _, c := range saved(rec) {
+		if c.MaxAge < 0 {
+			expired = append(expired, c.Name)
+		}
+	}
+	if len(expired) != 1 || expired[0] != logins[0].Name {
+		t.Errorf("expired %q, want only the oldest login %q", expired, logins[0].Name)
+	}
 }
 
 func TestLoginOnce(t *testing.T) {
@@ -555,7 +756,7 @@ func TestSecureLoginCookies(t *testing.T) {
 	s := newStore(t, secretNew)
 	l := session.NewLogin("/")
 	rec := httptest.NewRecorder()
-	if err := s.SaveLogin(rec, l, true); err != nil {
+	if err := s.SaveLogin(rec, request(), l, true); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
