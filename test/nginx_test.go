@@ -139,7 +139,7 @@ func TestNginxAuthRequest(t *testing.T) {
 			header       map[string]string
 			status       int
 		}{
-			{"own origin, no Sec-Fetch-Site", "POST", map[string]string{"Origin": nginxURL}, http.StatusOK},
+			{"own origin, no Sec-Fetch-Site", "POST", map[string]string{"Origin": nginxURL, "X-Forwarded-Host": "evil.test"}, http.StatusOK},
 			{"Sec-Fetch-Site same-origin", "DELETE", map[string]string{"Origin": nginxURL, "Sec-Fetch-Site": "same-origin"}, http.StatusOK},
 			{"another port, no Sec-Fetch-Site", "POST", map[string]string{"Origin": "http://" + gateAddr}, http.StatusForbidden},
 			{"Sec-Fetch-Site same-site", "PUT", map[string]string{"Origin": nginxURL, "Sec-Fetch-Site": "same-site"}, http.StatusForbidden},
@@ -160,8 +160,12 @@ func TestNginxAuthRequest(t *testing.T) {
 			}
 			// The app echoes every request as JSON: a refusal is nginx's page.
 			if c.status == http.StatusOK {
-				if e := decodeEcho(t, page.Body, c.name); e.Method != c.method {
+				e := decodeEcho(t, page.Body, c.name)
+				if e.Method != c.method {
 					t.Errorf("%s: the app saw %s, want %s", c.name, e.Method, c.method)
+				}
+				if got := e.Header["X-Forwarded-Host"]; !slices.Equal(got, []string{nginxAddr}) {
+					t.Errorf("%s: the app saw X-Forwarded-Host %q, want nginx's %q", c.name, got, nginxAddr)
 				}
 			} else if strings.Contains(string(page.Body), `"method"`) {
 				t.Errorf("%s: refused, but the app answered: %s", c.name, page.Body)
