@@ -30,8 +30,8 @@ type App struct {
 	tls     *tls.Config // nil: plain HTTP
 }
 
-// New builds every part cfg asks for. It opens no listener; the Redis client dials
-// lazily, so New fails only on configuration the parts themselves reject.
+// New builds every part cfg asks for. It opens no listener and dials nothing: the
+// Redis client connects on first use, so a Redis that is down shows in Ready.
 func New(cfg *config.Config, log *zap.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	var err error
