@@ -205,19 +205,8 @@ func (r *rig) startHubgateBinary(name, binary string, extra map[string]string) (
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{
-		"PATH":                    os.Getenv("PATH"),
-		"HOME":                    r.dir,
-		"HUBGATE_LISTEN":          addr,
-		"HUBGATE_UPSTREAM":        r.upstream.url,
-		"HUBGATE_HUB_URL":         r.hubURL,
-		"HUBGATE_HUB_API_URL":     r.hubURL + "/hub/api",
-		"HUBGATE_CLIENT_ID":       "service-bench",
-		"HUBGATE_CLIENT_SECRET":   "bench-client-secret",
-		"HUBGATE_REDIRECT_URL":    "http://" + addr + "/oauth2/callback",
-		"HUBGATE_COOKIE_SECRET":   r.secret,
-		"HUBGATE_REQUIRED_SCOPES": requiredScope,
-	}
+	env := hubgateSettings(addr, r.upstream.url, r.hubURL, r.secret)
+	env["PATH"], env["HOME"] = os.Getenv("PATH"), r.dir
 	for k, v := range extra {
 		env[k] = v
 	}
@@ -236,6 +225,22 @@ func (r *rig) startHubgateBinary(name, binary string, extra map[string]string) (
 		r.procs = append(r.procs, p)
 	}
 	return p, err
+}
+
+// hubgateSettings configure every hubgate the bench runs, binary or in-process: on
+// addr, in front of upstream, signing in through the fake Hub.
+func hubgateSettings(addr, upstream, hub, secret string) map[string]string {
+	return map[string]string{
+		"HUBGATE_LISTEN":          addr,
+		"HUBGATE_UPSTREAM":        upstream,
+		"HUBGATE_HUB_URL":         hub,
+		"HUBGATE_HUB_API_URL":     hub + "/hub/api",
+		"HUBGATE_CLIENT_ID":       "service-bench",
+		"HUBGATE_CLIENT_SECRET":   "bench-client-secret",
+		"HUBGATE_REDIRECT_URL":    "http://" + addr + "/oauth2/callback",
+		"HUBGATE_COOKIE_SECRET":   secret,
+		"HUBGATE_REQUIRED_SCOPES": requiredScope,
+	}
 }
 
 func (r *rig) close() {

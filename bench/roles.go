@@ -10,17 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"go.uber.org/zap"
-
-	"github.com/hubgate/hubgate/metrics"
-	"github.com/hubgate/hubgate/provider"
-	"github.com/hubgate/hubgate/proxy"
-	"github.com/hubgate/hubgate/session"
-	"github.com/hubgate/hubgate/upstream"
+	"github.com/hubgate/hubgate/app"
+	"github.com/hubgate/hubgate/config"
 )
 
 // The bench program runs its parts as separate processes (itself, with -role), so
@@ -99,56 +95,29 @@ type inProcessOptions struct {
 	cpuProfile, heapProfile     string
 }
 
-// runInProcess serves proxy.Server wired as main.go's serve wires it (JupyterHub
-// provider, metrics, the info-level JSON access log on stderr), with a CPU profile
-// from start to SIGTERM and a heap profile at the end. hubgate has no pprof endpoint;
-// this is how its serving path is profiled under real load.
+// runInProcess serves hubgate as the binary does (app.New, with the settings
+// startHubgate gives the binary), with a CPU profile from start to SIGTERM and a heap
+// profile at the end. hubgate has no pprof endpoint; this is how its serving path is
+// profiled under real load.
 func runInProcess(o inProcessOptions) error {
-	log, err := func() (*zap.Logger, error) {
-		cfg := zap.NewProductionConfig()
-		cfg.Sampling = nil
-		cfg.DisableStacktrace = true
-		return cfg.Build()
-	}()
+	var args []string
+	for k, v := range hubgateSettings(o.addr, o.upstream, o.hub, o.secret) {
+		args = append(args, "--"+strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(k, "HUBGATE_")), "_", "-"), v)
+	}
+	cfg, err := config.Parse(args, nil)
 	if err != nil {
 		return err
 	}
-	m := metrics.New()
-	idp := provider.Provider(provider.Instrumented{Observe: m.ProviderCall, Provider: provider.NewJupyterHub(provider.JupyterHubOptions{
-		HubURL: o.hub, APIURL: o.hub + "/hub/api", ClientID: "service-bench", ClientSecret: "bench-client-secret",
-		RedirectURL: "http://" + o.addr + "/oauth2/callback", Timeout: 10 * time.Second,
-	})})
-	sessions, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{o.secret}, Expire: 168 * time.Hour})
+	log, stopLog, err := app.NewLogger(cfg)
 	if err != nil {
 		return err
 	}
-	forward, err := upstream.New(upstream.Options{
-		Target: o.upstream, Timeout: time.Minute, PassHostHeader: true, OwnCookie: sessions.Owns,
-		Trusted: upstream.Loopback, Observe: m.Upstream, ErrorHandler: proxy.UpstreamError(log),
-	})
+	defer stopLog()
+	gate, err := app.New(cfg, log)
 	if err != nil {
 		return err
 	}
-	handler := proxy.New(proxy.Options{
-		Logger:   log,
-		Provider: idp,
-		Cache: provider.NewCacheWith(idp, provider.CacheOptions{Size: 10000, TTL: 300 * time.Second, Timeout: 10 * time.Second,
-			MaxInFlight: 64, Observe: m.CacheLookup, OnEvict: m.Eviction}),
-		Refresher:      provider.NewRefresher(idp, 10*time.Second),
-		Sessions:       sessions,
-		Upstream:       forward,
-		Access:         proxy.Access{RequiredScopes: []string{requiredScope}},
-		ServicePrefix:  "/",
-		Prefix:         "/oauth2",
-		RedirectURL:    "http://" + o.addr + "/oauth2/callback",
-		HubURL:         o.hub,
-		LoginService:   "JupyterHub",
-		SkipSignInPage: true,
-		AuthMode:       "request",
-		Trusted:        upstream.Loopback,
-		CrossOrigin:    http.NewCrossOriginProtection(), // on by default, as in main
-		Metrics:        m,
-	})
+	defer gate.Close()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -159,15 +128,13 @@ func runInProcess(o inProcessOptions) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	server := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := app.Listen(cfg.Listen)
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	go func() { <-ctx.Done(); server.Close() }()
-	if err := server.Serve(ln); err != http.ErrServerClosed {
+	if err := gate.Serve(ctx, ln); err != nil {
 		return err
 	}
 	if o.heapProfile != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -18,7 +19,7 @@ import (
 )
 
 // Config is hubgate's whole configuration, validated. main builds it once and passes
-// it down; no other package reads flags or the environment.
+// it down to app.New; no other package reads flags or the environment.
 type Config struct {
 	Listen              string
 	Upstream            string // http(s) URL or unix:/path
@@ -256,6 +257,33 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 	cfg.TrustedProxies = trusted
 	if err := cfg.normalize(); err != nil {
 		return nil, err
+	}
+	return cfg, nil
+}
+
+// Parse reads args as the hubgate command reads its flags ("--listen", ":4180", ...;
+// --config names a YAML file; HUBGATE_* variables apply), with env as the JupyterHub
+// service environment, and validates: a program that embeds hubgate gets the same
+// defaults as the binary.
+func Parse(args []string, env map[string]string) (*Config, error) {
+	flags := Flags()
+	var cfg *Config
+	app := &cli.App{
+		Name:      "hubgate",
+		Flags:     flags,
+		Before:    LoadFile(flags),
+		Writer:    io.Discard,
+		ErrWriter: io.Discard,
+		Action: func(c *cli.Context) (err error) {
+			cfg, err = FromCLI(c, env)
+			return err
+		},
+	}
+	if err := app.Run(append([]string{"hubgate"}, args...)); err != nil {
+		return nil, err
+	}
+	if cfg == nil { // --help or --version
+		return nil, fmt.Errorf("no configuration from %q", args)
 	}
 	return cfg, nil
 }

@@ -146,6 +146,19 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+// Parse is what the hubgate command does: the same Config, errors that name the key.
+func TestParse(t *testing.T) {
+	clearEnv(t)
+	cfg, err := config.Parse(standalone, hubEnv3())
+	if want := mustLoad(t, standalone, hubEnv3()); err != nil || !reflect.DeepEqual(cfg, want) {
+		t.Errorf("Parse = %+v, %v\nwant %+v", cfg, err, want)
+	}
+	var cerr *config.Error
+	if _, err := config.Parse(append(standalone, "--cache-ttl", "-1s"), nil); !errors.As(err, &cerr) || cerr.Key != "cache_ttl" {
+		t.Errorf("Parse with a negative cache_ttl: %v, want an error naming cache_ttl", err)
+	}
+}
+
 // TestPrecedence checks flag > env > YAML > JupyterHub env > default, one layer at a
 // time: at each level the named source and all lower ones give a value, and the
 // highest must win.

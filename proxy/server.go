@@ -3,6 +3,8 @@
 package proxy
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -179,15 +181,32 @@ func (s *Server) ping(w http.ResponseWriter, _ *http.Request) {
 	w.Write([]byte("OK\n"))
 }
 
-func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.o.Provider.Ready(r.Context()); err != nil {
-		s.log.Warn("not ready: identity provider unreachable", zap.Error(err))
-		writePage(w, r, http.StatusServiceUnavailable, "Not ready", "The identity provider cannot be reached.")
-		return
+// Ready reports what /ready answers: whether the identity provider and the session
+// store (Redis, when sessions live there) can be reached.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.o.Provider.Ready(ctx); err != nil {
+		return &notReady{err, "identity provider unreachable", "The identity provider cannot be reached."}
 	}
-	if err := s.o.Sessions.Ready(r.Context()); err != nil {
-		s.log.Warn("not ready: session store unreachable; check that Redis (redis_url) is up", zap.Error(err))
-		writePage(w, r, http.StatusServiceUnavailable, "Not ready", "The session store cannot be reached.")
+	if err := s.o.Sessions.Ready(ctx); err != nil {
+		return &notReady{err, "session store unreachable; check that Redis (redis_url) is up", "The session store cannot be reached."}
+	}
+	return nil
+}
+
+// notReady is a failed readiness check, worded for the log and for the page.
+type notReady struct {
+	err       error
+	log, page string
+}
+
+func (e *notReady) Error() string { return e.log + ": " + e.err.Error() }
+func (e *notReady) Unwrap() error { return e.err }
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	var nr *notReady
+	if err := s.Ready(r.Context()); errors.As(err, &nr) {
+		s.log.Warn("not ready: "+nr.log, zap.Error(nr.err))
+		writePage(w, r, http.StatusServiceUnavailable, "Not ready", nr.page)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,0 +1,187 @@
+// Package app assembles hubgate from a validated Config: the provider stack, the
+// stores, the forwarder and the proxy behind one handler, and the servers that run it.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/http"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/metrics"
+	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/proxy"
+	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/upstream"
+)
+
+// App is one hubgate: built by New, run by Serve, released by Close.
+type App struct {
+	cfg     *config.Config
+	log     *zap.Logger
+	rdb     *redis.Client // nil without redis_url
+	metrics *metrics.Metrics
+	proxy   *proxy.Server
+	handler http.Handler
+	tls     *tls.Config // nil: plain HTTP
+}
+
+// New builds every part cfg asks for. It opens no listener and dials nothing: the
+// Redis client connects on first use, so a Redis that is down shows in Ready.
+func New(cfg *config.Config, log *zap.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	var err error
+	if a.rdb, err = newRedis(cfg.Redis); err != nil {
+		return nil, err
+	}
+	if a.rdb != nil {
+		// go-redis logs every failed dial on its own; hubgate already says, once a
+		// minute, what Redis being down means. Its lines go to debug.
+		redis.SetLogger(redisLogger{log.Named("redis")})
+	}
+	if a.proxy, err = a.newProxy(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	// No ReadTimeout on the server (see Serve): a body is bounded per pause instead.
+	a.handler = proxy.BodyIdleHandler(a.proxy, cfg.BodyIdleTimeout)
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("tls_cert_file/tls_key_file: %w", err)
+		}
+		a.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return a, nil
+}
+
+// Handler is everything hubgate serves on its listen address.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// Ready reports what /ready answers: nil when the identity provider and the session
+// store can be reached.
+func (a *App) Ready(ctx context.Context) error { return a.proxy.Ready(ctx) }
+
+// Close releases the Redis client. Serve must have returned.
+func (a *App) Close() error {
+	if a.rdb == nil {
+		return nil
+	}
+	return a.rdb.Close()
+}
+
+// newProxy builds the provider stack, the stores and the forwarder, and the proxy
+// over them.
+func (a *App) newProxy() (*proxy.Server, error) {
+	cfg, log, m := a.cfg, a.log, a.metrics
+	// The Hub's internal_ssl: its API wants our client certificate (JUPYTERHUB_SSL_*).
+	hubTLS, err := provider.HubClientTLS(cfg.HubTLS.CAFile, cfg.HubTLS.CertFile, cfg.HubTLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
+	}
+	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
+	var sessionRedis *redis.Client // nil: sessions live in the cookie
+	if cfg.SessionStore == "redis" {
+		sessionRedis = a.rdb
+	}
+	sessions, err := session.NewStore(session.Options{
+		Name:    cfg.CookieName,
+		Path:    cfg.CookiePath,
+		Secrets: cfg.CookieSecrets,
+		Expire:  cfg.CookieExpire,
+		Redis:   sessionRedis,
+	})
+	if err != nil {
+		return nil, err
+	}
+	forward, err := upstream.New(upstream.Options{
+		Target:          cfg.Upstream,
+		Timeout:         cfg.UpstreamTimeout,
+		PassAccessToken: cfg.PassAccessToken,
+		PassHostHeader:  cfg.PassHostHeader,
+		OwnCookie:       sessions.Owns,
+		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
+		Observe:         m.Upstream,
+		ErrorHandler:    proxy.UpstreamError(log),
+	})
+	if err != nil {
+		return nil, err
+	}
+	crossOrigin, err := a.crossOrigin()
+	if err != nil {
+		return nil, err
+	}
+	o := proxyOptions(cfg)
+	o.Logger, o.Metrics = log, m
+	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
+	o.Cache = provider.NewCacheWith(idp, provider.CacheOptions{
+		Size:         cfg.CacheSize,
+		TTL:          cfg.CacheTTL,
+		Timeout:      cfg.ProviderTimeout,
+		StaleIfError: cfg.StaleIfError,
+		MaxInFlight:  cfg.ProviderMaxInFlight,
+		Observe:      m.CacheLookup,
+		OnEvict:      m.Eviction,
+		Store:        cfg.CacheStore, // "redis": Redis behind the in-process cache
+		Redis:        a.rdb,
+		Logger:       log,
+		Secret:       []byte(cfg.CookieSecrets[0]),
+	})
+	// With Redis for either store, a refresh happens once across the replicas:
+	// with session_store redis they share one session.
+	o.Refresher = provider.NewRefresherWith(idp, provider.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: a.rdb, Logger: log})
+	return proxy.New(o), nil
+}
+
+// crossOrigin is the cross-origin check, or nil (with a warning) when it is off.
+func (a *App) crossOrigin() (*http.CrossOriginProtection, error) {
+	if !a.cfg.CrossOrigin {
+		a.log.Warn("cross_origin_protection is off: any page the browser opens can send POST, PUT and DELETE requests and open WebSockets with the user's session; turn it back on and list the origins that must call in under trusted_origins")
+		return nil, nil
+	}
+	c, err := proxy.NewCrossOrigin(a.cfg.TrustedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("trusted_origins: %w", err)
+	}
+	return c, nil
+}
+
+// proxyOptions are the proxy's settings that come straight from cfg.
+func proxyOptions(cfg *config.Config) proxy.Options {
+	return proxy.Options{
+		Access: proxy.Access{
+			BlockedUsers:   cfg.BlockedUsers,
+			AllowedUsers:   cfg.AllowedUsers,
+			AllowedGroups:  cfg.AllowedGroups,
+			AdminUsers:     cfg.AdminUsers,
+			RequiredScopes: cfg.RequiredScopes,
+		},
+		ServicePrefix:     cfg.ServicePrefix,
+		Prefix:            cfg.Prefix,
+		PublicScheme:      cfg.PublicScheme,
+		InternalTLS:       cfg.InternalTLS,
+		RedirectURL:       cfg.RedirectURL,
+		HubURL:            cfg.HubURL,
+		HubLogout:         cfg.HubLogout,
+		PassAccessToken:   cfg.PassAccessToken,
+		LoginService:      cfg.LoginService,
+		SkipSignInPage:    cfg.SkipSignInPage,
+		AuthMode:          cfg.AuthMode,
+		Trusted:           upstream.TrustedProxies(cfg.TrustedProxies),
+		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
+		SkipAuthPreflight: cfg.SkipAuthPreflight,
+	}
+}
+
+func skipRoutes(routes []config.Route) []proxy.SkipRoute {
+	out := make([]proxy.SkipRoute, len(routes))
+	for i, r := range routes {
+		out[i] = proxy.SkipRoute{Method: r.Method, Path: r.Path}
+	}
+	return out
+}
