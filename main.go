@@ -30,6 +30,7 @@ import (
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -157,6 +158,19 @@ func newEncoder(format string) zapcore.Encoder {
 		return zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 	}
 	return zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+}
+
+// publicScheme is how every browser reaches hubgate, when the configuration says so:
+// the Hub's JUPYTERHUB_PUBLIC_URL, or an https redirect_url (browsers come back
+// there, so they use https). "" lets each request say.
+func publicScheme(cfg *config.Config) string {
+	if cfg.PublicScheme != "" {
+		return cfg.PublicScheme
+	}
+	if u, err := url.Parse(cfg.RedirectURL); err == nil && u.Scheme == "https" {
+		return "https"
+	}
+	return ""
 }
 
 // newProvider builds the configured identity provider, with the username rules that
@@ -366,25 +380,29 @@ func serve(c *cli.Context) error {
 	if cfg.SessionStore == "redis" {
 		sessionRedis = rdb
 	}
+	browsers := trust.Policy{
+		Proxies:      trust.NewProxies(cfg.TrustedProxies),
+		PublicScheme: publicScheme(cfg),
+		InternalTLS:  cfg.InternalTLS,
+	}
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.CookiePath,
 		Secrets: cfg.CookieSecrets,
 		Expire:  cfg.CookieExpire,
 		Redis:   sessionRedis,
+		Secure:  browsers.Secure,
 	})
 	if err != nil {
 		return err
 	}
 	forward, err := upstream.New(upstream.Options{
-		Target:          cfg.Upstream,
-		Timeout:         cfg.UpstreamTimeout,
-		PassAccessToken: cfg.PassAccessToken,
-		PassHostHeader:  cfg.PassHostHeader,
-		OwnCookie:       sessions.Owns,
-		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
-		Observe:         m.Upstream,
-		ErrorHandler:    proxy.UpstreamError(log),
+		Target:         cfg.Upstream,
+		Timeout:        cfg.UpstreamTimeout,
+		PassHostHeader: cfg.PassHostHeader,
+		OwnCookie:      sessions.Owns,
+		Observe:        m.Upstream,
+		ErrorHandler:   proxy.UpstreamError(log),
 	})
 	if err != nil {
 		return err
@@ -427,8 +445,6 @@ func serve(c *cli.Context) error {
 		},
 		ServicePrefix:     cfg.ServicePrefix,
 		Prefix:            cfg.Prefix,
-		PublicScheme:      cfg.PublicScheme,
-		InternalTLS:       cfg.InternalTLS,
 		RedirectURL:       cfg.RedirectURL,
 		HubURL:            cfg.HubURL,
 		HubLogout:         cfg.HubLogout,
@@ -436,7 +452,7 @@ func serve(c *cli.Context) error {
 		LoginService:      cfg.LoginService,
 		SkipSignInPage:    cfg.SkipSignInPage,
 		AuthMode:          cfg.AuthMode,
-		Trusted:           upstream.TrustedProxies(cfg.TrustedProxies),
+		Trust:             browsers,
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
 		CrossOrigin:       crossOrigin,

@@ -20,6 +20,7 @@ import (
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -124,7 +125,7 @@ func runInProcess(o inProcessOptions) error {
 	}
 	forward, err := upstream.New(upstream.Options{
 		Target: o.upstream, Timeout: time.Minute, PassHostHeader: true, OwnCookie: sessions.Owns,
-		Trusted: upstream.Loopback, Observe: m.Upstream, ErrorHandler: proxy.UpstreamError(log),
+		Observe: m.Upstream, ErrorHandler: proxy.UpstreamError(log),
 	})
 	if err != nil {
 		return err
@@ -145,7 +146,7 @@ func runInProcess(o inProcessOptions) error {
 		LoginService:   "JupyterHub",
 		SkipSignInPage: true,
 		AuthMode:       "request",
-		Trusted:        upstream.Loopback,
+		Trust:          trust.Policy{Proxies: trust.Loopback()},
 		CrossOrigin:    http.NewCrossOriginProtection(), // on by default, as in main
 		Metrics:        m,
 	})
