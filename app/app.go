@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -16,6 +17,7 @@ import (
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -89,25 +91,25 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	if cfg.SessionStore == "redis" {
 		sessionRedis = a.rdb
 	}
+	browsers := browserTrust(cfg)
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.CookiePath,
 		Secrets: cfg.CookieSecrets,
 		Expire:  cfg.CookieExpire,
 		Redis:   sessionRedis,
+		Secure:  browsers.Secure,
 	})
 	if err != nil {
 		return nil, err
 	}
 	forward, err := upstream.New(upstream.Options{
-		Target:          cfg.Upstream,
-		Timeout:         cfg.UpstreamTimeout,
-		PassAccessToken: cfg.PassAccessToken,
-		PassHostHeader:  cfg.PassHostHeader,
-		OwnCookie:       sessions.Owns,
-		Trusted:         upstream.TrustedProxies(cfg.TrustedProxies),
-		Observe:         m.Upstream,
-		ErrorHandler:    proxy.UpstreamError(log),
+		Target:         cfg.Upstream,
+		Timeout:        cfg.UpstreamTimeout,
+		PassHostHeader: cfg.PassHostHeader,
+		OwnCookie:      sessions.Owns,
+		Observe:        m.Upstream,
+		ErrorHandler:   proxy.UpstreamError(log),
 	})
 	if err != nil {
 		return nil, err
@@ -117,7 +119,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		return nil, err
 	}
 	o := proxyOptions(cfg)
-	o.Logger, o.Metrics = log, m
+	o.Logger, o.Metrics, o.Trust = log, m, browsers
 	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
 	o.Cache = provider.NewCacheWith(idp, provider.CacheOptions{
 		Size:         cfg.CacheSize,
@@ -163,8 +165,6 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		},
 		ServicePrefix:     cfg.ServicePrefix,
 		Prefix:            cfg.Prefix,
-		PublicScheme:      cfg.PublicScheme,
-		InternalTLS:       cfg.InternalTLS,
 		RedirectURL:       cfg.RedirectURL,
 		HubURL:            cfg.HubURL,
 		HubLogout:         cfg.HubLogout,
@@ -172,10 +172,20 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		LoginService:      cfg.LoginService,
 		SkipSignInPage:    cfg.SkipSignInPage,
 		AuthMode:          cfg.AuthMode,
-		Trusted:           upstream.TrustedProxies(cfg.TrustedProxies),
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
 	}
+}
+
+// browserTrust is what hubgate believes about how browsers reach it. The public scheme
+// is the Hub's JUPYTERHUB_PUBLIC_URL's, or https when redirect_url is: browsers come
+// back there.
+func browserTrust(cfg *config.Config) trust.Policy {
+	public := cfg.PublicScheme
+	if u, err := url.Parse(cfg.RedirectURL); public == "" && err == nil && u.Scheme == "https" {
+		public = "https"
+	}
+	return trust.Policy{Proxies: trust.NewProxies(cfg.TrustedProxies), PublicScheme: public, InternalTLS: cfg.InternalTLS}
 }
 
 func skipRoutes(routes []config.Route) []proxy.SkipRoute {

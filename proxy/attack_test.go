@@ -261,7 +261,7 @@ func TestAttackCookieTampering(t *testing.T) {
 	// An expired session, sealed with the right key.
 	expiredStore, _ := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
 	rec := httptest.NewRecorder()
-	expiredStore.Save(t.Context(), rec, session.Session{AccessToken: "alice-token", Expires: time.Now().Add(-time.Minute).Unix()}, false)
+	expiredStore.Save(t.Context(), rec, httptest.NewRequest("GET", "/", nil), session.Session{AccessToken: "alice-token", Expires: time.Now().Add(-time.Minute).Unix()})
 	expired := rec.Result().Cookies()[0].Value
 	flip := func(s string, i int) string {
 		b := []byte(s)
@@ -339,7 +339,6 @@ func TestAttackConnectAndTrace(t *testing.T) {
 func TestAttackForwardedProtoList(t *testing.T) {
 	f := newFixture(t, Access{})
 	f.server.o.RedirectURL = "/oauth2/callback" // not https by itself
-	f.server.httpsOnly = false
 	cases := []struct {
 		remote, proto string
 		secure        bool

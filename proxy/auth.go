@@ -89,15 +89,15 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token strin
 				return again.AccessToken, false, nil
 			}
 			s.log.Info("session refresh refused; the user must log in again", zap.Error(err))
-			return "", false, s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
+			return "", false, s.o.Sessions.Clear(r.Context(), w, r)
 		case err != nil:
 			return "", false, err
 		}
 		sess = s.o.Sessions.Continue(sess, tok)
-		err = s.o.Sessions.Save(r.Context(), w, sess, s.secure(r))
+		err = s.o.Sessions.Save(r.Context(), w, r, sess)
 		if errors.Is(err, session.ErrEnded) {
 			// Signed out while the refresh was in flight: it stays signed out.
-			return "", false, s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
+			return "", false, s.o.Sessions.Clear(r.Context(), w, r)
 		}
 		if err != nil {
 			return "", false, err
@@ -171,7 +171,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 			// The session was never read, so it is not known to be over: it stays.
 			return nil, "", true, refusedToken
 		}
-		if err := s.o.Sessions.Clear(r.Context(), w, r, s.secure(r)); err != nil {
+		if err := s.o.Sessions.Clear(r.Context(), w, r); err != nil {
 			s.storeFailed(err)
 			return nil, "", false, storeDown
 		}
@@ -211,17 +211,20 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request
 		s.notAllowed(w, r, u)
 		return
 	}
-	id := &upstream.Identity{
-		User:              u.Name,
-		Groups:            u.Groups,
-		Email:             u.Email,
-		Admin:             s.o.Access.IsAdmin(u),
-		DropAuthorization: fromHeader,
+	hop := &upstream.Hop{
+		Identity: upstream.Identity{
+			User:              u.Name,
+			Groups:            u.Groups,
+			Email:             u.Email,
+			Admin:             s.o.Access.IsAdmin(u),
+			DropAuthorization: fromHeader,
+		},
+		TrustedPeer: s.o.Trust.Proxies.Contains(r.RemoteAddr),
 	}
 	if s.o.PassAccessToken {
-		id.AccessToken = token
+		hop.AccessToken = token
 	}
-	s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithIdentity(r.Context(), id)))
+	s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 }
 
 // unauthenticated sends a browser to log in; anything else gets a 401, because a script

@@ -12,7 +12,7 @@ import (
 // with oauth2-proxy's conventions: 202 and X-Auth-Request-* when allowed, 401 when not
 // logged in, 403 when logged in but not allowed.
 func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *request) {
-	fwd := s.o.Trusted.Forwarded(r)
+	fwd := s.o.Trust.Proxies.Forwarded(r)
 	method := r.Method
 	if fwd.Method != "" {
 		method = strings.ToUpper(fwd.Method)

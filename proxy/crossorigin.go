@@ -39,7 +39,7 @@ func (s *Server) crossOrigin(r *http.Request, method string) bool {
 	if isWebSocket(r) {
 		method = http.MethodPost // checked as the action it is
 	}
-	fwd := s.o.Trusted.Forwarded(r)
+	fwd := s.o.Trust.Proxies.Forwarded(r)
 	host := r.Host
 	if fwd.Host != "" {
 		host = fwd.Host
@@ -60,7 +60,7 @@ func (s *Server) crossOrigin(r *http.Request, method string) bool {
 	if origin == "" || r.Header.Get("Sec-Fetch-Site") != "" || !unsafeMethod(method) {
 		return false
 	}
-	if o, err := url.Parse(origin); err == nil && o.Host == host && o.Scheme != s.scheme(r) && s.o.CrossOrigin.Check(withoutHost(probe)) != nil {
+	if o, err := url.Parse(origin); err == nil && o.Host == host && o.Scheme != s.o.Trust.Scheme(r) && s.o.CrossOrigin.Check(withoutHost(probe)) != nil {
 		return true
 	}
 	return false
@@ -96,14 +96,6 @@ func headerHasToken(h http.Header, name, token string) bool {
 		}
 	}
 	return false
-}
-
-// scheme is how the browser reached us: "https" or "http".
-func (s *Server) scheme(r *http.Request) string {
-	if s.secure(r) {
-		return "https"
-	}
-	return "http"
 }
 
 // refuseCrossOrigin answers a request crossOrigin refused: 403, and the upstream never

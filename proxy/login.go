@@ -27,7 +27,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 // provider. rd is validated here, so only a same-origin path is ever stored.
 func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 	login := session.NewLogin(safeRedirect(rd, s.o.ServicePrefix))
-	if err := s.o.Sessions.SaveLogin(w, r, login, s.secure(r)); err != nil {
+	if err := s.o.Sessions.SaveLogin(w, r, login); err != nil {
 		s.log.Error("saving login state", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
 		return
@@ -40,7 +40,6 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 // verifier), user looked up and allowed, session set, browser sent on.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request) {
 	q := r.URL.Query()
-	secure := s.secure(r)
 	if e := q.Get("error"); e != "" {
 		status := http.StatusBadRequest
 		if e == "access_denied" {
@@ -55,7 +54,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 		s.retryPage(w, r, http.StatusBadRequest, "Login failed", "The login callback is missing its code or state.")
 		return
 	}
-	login, err := s.o.Sessions.TakeLogin(w, r, state, secure)
+	login, err := s.o.Sessions.TakeLogin(w, r, state)
 	if err != nil {
 		// A callback replayed by the back button, in a browser that is logged in.
 		_, ok, err := s.o.Sessions.Load(r)
@@ -105,7 +104,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	// old server-side one ends here, and the cookie is overwritten.
 	err = s.o.Sessions.Revoke(r.Context(), r)
 	if err == nil {
-		err = s.o.Sessions.Save(r.Context(), w, s.o.Sessions.Start(tok), secure)
+		err = s.o.Sessions.Save(r.Context(), w, r, s.o.Sessions.Start(tok))
 	}
 	switch {
 	case errors.Is(err, session.ErrUnavailable):
@@ -130,7 +129,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		if ok {
 			s.o.Cache.Forget(sess.AccessToken)
 		}
-		err = s.o.Sessions.Clear(r.Context(), w, r, s.secure(r))
+		err = s.o.Sessions.Clear(r.Context(), w, r)
 	}
 	if err != nil {
 		s.storeFailed(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -30,12 +31,7 @@ type Options struct {
 	Access    Access
 	Refresher *provider.Refresher
 
-	ServicePrefix string // "/" or "/services/NAME/"
-	// PublicScheme ("https" or "http"), when known, is how browsers reach us and so
-	// decides the cookies' Secure flag; "" lets each request say.
-	PublicScheme string
-	// InternalTLS: our TLS is the hop from the Hub's proxy (internal_ssl), not the browser's.
-	InternalTLS     bool
+	ServicePrefix   string // "/" or "/services/NAME/"
 	Prefix          string // hubgate's endpoints, e.g. /oauth2
 	RedirectURL     string // the OAuth callback; its path is served as the callback too
 	HubURL          string // for the optional Hub logout
@@ -46,8 +42,10 @@ type Options struct {
 	// AuthMode is what <prefix>/auth answers a browser that is not logged in:
 	// "request" (401) or "forward" (a login redirect).
 	AuthMode string
-	// Trusted are the proxies whose X-Forwarded-* headers are believed.
-	Trusted upstream.TrustedProxies
+	// Trust is what is believed about the browser's request: which peers'
+	// X-Forwarded-* count, and whether it came over https. The session store's
+	// cookies ask the same Policy.
+	Trust trust.Policy
 	// SkipAuthRoutes pass without a login (and without identity headers);
 	// SkipAuthPreflight lets CORS preflight requests through.
 	SkipAuthRoutes    []SkipRoute
@@ -66,15 +64,11 @@ type Server struct {
 	access       *zap.Logger // the access log: one line per request
 	accessFields sync.Pool   // *[6]zap.Field for its lines
 	callbackPath string
-	httpsOnly    bool         // the browser-facing address is https, so cookies are Secure
 	storeLogged  atomic.Int64 // unix seconds: the last session store failure logged
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	if o.Trusted == nil {
-		o.Trusted = upstream.Loopback
-	}
 	if o.AuthMode == "" {
 		o.AuthMode = "request"
 	}
@@ -82,11 +76,8 @@ func New(o Options) *Server {
 	// The access line's caller is always ServeHTTP: finding it again per request
 	// costs a runtime.Caller and an allocation for nothing.
 	s.access = o.Logger.WithOptions(zap.WithCaller(false))
-	if u, err := url.Parse(o.RedirectURL); err == nil {
-		if u.Path != "" {
-			s.callbackPath = u.Path
-		}
-		s.httpsOnly = u.Scheme == "https"
+	if u, err := url.Parse(o.RedirectURL); err == nil && u.Path != "" {
+		s.callbackPath = u.Path
 	}
 	return s
 }
@@ -162,7 +153,8 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 		writePage(w, r, http.StatusNotFound, "Not found", "hubgate serves "+s.o.ServicePrefix+" only.")
 	case s.skipsAuth(r):
 		info.route = "skipped"
-		s.o.Upstream.ServeHTTP(w, r)
+		hop := &upstream.Hop{TrustedPeer: s.o.Trust.Proxies.Contains(r.RemoteAddr)}
+		s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 	default:
 		info.route = "protected"
 		s.protected(w, r, info)
@@ -221,19 +213,6 @@ func (s *Server) storeFailed(err error) {
 		return
 	}
 	s.log.Error("session store unavailable: requests with a session get 503 until Redis (redis_url) answers again", zap.Error(err))
-}
-
-// secure reports whether the browser reached us over https, which decides the cookies'
-// Secure flag. A trusted proxy in front (JupyterHub's, nginx) says so in X-Forwarded-Proto,
-// whose first element is the browser's: configurable-http-proxy appends ("https,http").
-func (s *Server) secure(r *http.Request) bool {
-	if s.o.PublicScheme != "" {
-		return s.o.PublicScheme == "https"
-	}
-	if s.httpsOnly || (r.TLS != nil && !s.o.InternalTLS) {
-		return true
-	}
-	return s.o.Trusted.Forwarded(r).Proto == "https"
 }
 
 // statusRecorder remembers the status for the access log. Unwrap lets

@@ -19,6 +19,7 @@ import (
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -93,10 +94,11 @@ func newBenchGate(b *testing.B) *benchGate {
 		RedirectURL:    "http://gate.test/oauth2/callback",
 		LoginService:   "JupyterHub",
 		SkipSignInPage: true,
+		Trust:          trust.Policy{Proxies: trust.Loopback()},
 		Metrics:        m,
 	})
 	rec := httptest.NewRecorder()
-	if err := store.Save(b.Context(), rec, store.Start(&oauth2.Token{AccessToken: benchToken}), false); err != nil {
+	if err := store.Save(b.Context(), rec, httptest.NewRequest("GET", "/", nil), store.Start(&oauth2.Token{AccessToken: benchToken})); err != nil {
 		b.Fatal(err)
 	}
 	return &benchGate{server: srv, hub: hub, cookie: rec.Result().Cookies()[0]}

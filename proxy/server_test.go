@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -151,7 +153,8 @@ func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
 		w.Write([]byte("upstream:" + r.URL.Path))
 	}))
 	t.Cleanup(f.upstream.Close)
-	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour, Redis: o.redis})
+	browsers := trust.Policy{Proxies: trust.Loopback()} // as main builds it by default
+	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour, Redis: o.redis, Secure: browsers.Secure})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +179,7 @@ func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
 		Prefix:         "/oauth2",
 		RedirectURL:    "http://gate.test/oauth2/callback",
 		CrossOrigin:    http.NewCrossOriginProtection(), // on, as main builds it by default
+		Trust:          browsers,
 	})
 	return f
 }
@@ -652,7 +656,7 @@ func (f *fixture) expiredSession(t *testing.T, refreshToken string) []*http.Cook
 	t.Helper()
 	w := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "stale", RefreshToken: refreshToken, TokenExpiry: time.Now().Add(-time.Minute).Unix(), Expires: time.Now().Add(time.Hour).Unix()}
-	if err := f.server.o.Sessions.Save(t.Context(), w, sess, false); err != nil {
+	if err := f.server.o.Sessions.Save(t.Context(), w, httptest.NewRequest("GET", "/", nil), sess); err != nil {
 		t.Fatal(err)
 	}
 	return w.Result().Cookies()
@@ -748,6 +752,40 @@ func TestDeniedAndBlockedUsers(t *testing.T) {
 		}
 		if token == "denied-token" && !strings.Contains(w.Body.String(), "allowed domain") {
 			t.Errorf("the 403 page does not say why: %s", w.Body)
+		}
+	}
+}
+
+// TestUpstreamToldWhatProxyDecided: the forwarder is told per request what the Server
+// decided: the access token only with pass_access_token, and forwarding headers kept
+// only from a trusted proxy, on protected and skipped routes alike.
+func TestUpstreamToldWhatProxyDecided(t *testing.T) {
+	f := newFixture(t, Access{})
+	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	send := func(target, remote string) http.Header {
+		t.Helper()
+		r := httptest.NewRequest("GET", target, nil)
+		r.RemoteAddr = remote
+		r.Header.Set("Authorization", "token alice-token")
+		r.Header.Set("X-Forwarded-Host", "public.example.org")
+		if w := f.do(r); w.Code != http.StatusOK {
+			t.Fatalf("%s from %s: status %d", target, remote, w.Code)
+		}
+		return <-f.seen
+	}
+	if h := send("/app", "127.0.0.1:5000"); h.Get("X-Forwarded-Access-Token") != "" {
+		t.Error("the access token went upstream without pass_access_token")
+	}
+	f.server.o.PassAccessToken = true
+	if h := send("/app", "127.0.0.1:5000"); h.Get("X-Forwarded-Access-Token") != "alice-token" {
+		t.Errorf("with pass_access_token: X-Forwarded-Access-Token %q", h.Get("X-Forwarded-Access-Token"))
+	}
+	for _, target := range []string{"/app", "/public/x"} {
+		if h := send(target, "127.0.0.1:5000"); h.Get("X-Forwarded-Host") != "public.example.org" {
+			t.Errorf("%s from a trusted proxy: X-Forwarded-Host %q, want the proxy's", target, h.Get("X-Forwarded-Host"))
+		}
+		if h := send(target, "192.0.2.7:5000"); h.Get("X-Forwarded-Host") == "public.example.org" {
+			t.Errorf("%s from a client: its X-Forwarded-Host reached the upstream", target)
 		}
 	}
 }

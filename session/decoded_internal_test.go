@@ -20,7 +20,7 @@ func decodedTestStore(t *testing.T, expire time.Duration) *Store {
 func decodedTestCookie(t *testing.T, s *Store, sess Session) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	return rec.Result().Cookies()[0].Value

@@ -15,7 +15,7 @@ func FuzzLoad(f *testing.F) {
 		f.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	store.Save(f.Context(), rec, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()}, false)
+	store.Save(f.Context(), rec, nil, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()})
 	valid := rec.Result().Cookies()[0].Value
 	for _, seed := range []string{valid, valid[:len(valid)-1], "", "x", "MTcw|YQ==|Zm9v", strings.Repeat("A", 5000)} {
 		f.Add(seed)
@@ -32,7 +32,7 @@ func FuzzLoad(f *testing.F) {
 		if ok && sess.AccessToken != "tok" {
 			t.Fatalf("accepted a cookie hubgate did not make: %q → %+v", value, sess)
 		}
-		if _, err := store.TakeLogin(httptest.NewRecorder(), r, value, false); err == nil {
+		if _, err := store.TakeLogin(httptest.NewRecorder(), r, value); err == nil {
 			t.Fatalf("a login state was found for %q", value)
 		}
 	})

@@ -21,7 +21,7 @@ func TestRedisTicketNeedsItsKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()}, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, Session{AccessToken: "tok", Expires: time.Now().Add(time.Hour).Unix()}); err != nil {
 		t.Fatal(err)
 	}
 	good := rec.Result().Cookies()[0]

@@ -21,7 +21,7 @@ import (
 // with the same secrets and rdb are two hubgates sharing sessions.
 func newRedisStore(t *testing.T, rdb *redis.Client, secrets ...string) *session.Store {
 	t.Helper()
-	s, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/svc/", Secrets: secrets, Expire: time.Hour, Redis: rdb})
+	s, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/svc/", Secrets: secrets, Expire: time.Hour, Redis: rdb, Secure: overTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func onlySessionKey(t *testing.T, rdb *redis.Client) string {
 func saveNew(t *testing.T, s *session.Store, sess session.Session) *http.Cookie {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	return onlyCookie(t, rec)
@@ -128,7 +128,7 @@ func TestRedisRefreshKeepsTicket(t *testing.T) {
 	}
 	sess = a.Continue(sess, &oauth2.Token{AccessToken: "new-access", RefreshToken: "rt-1", Expiry: time.Now().Add(time.Hour)})
 	rec := httptest.NewRecorder()
-	if err := a.Save(t.Context(), rec, sess, false); err != nil {
+	if err := a.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	if got := onlySessionKey(t, rdb); got != key {
@@ -153,7 +153,7 @@ func TestRedisClearEndsSessionEverywhere(t *testing.T) {
 		t.Fatal("second replica: no session before sign-out")
 	}
 	rec := httptest.NewRecorder()
-	if err := a.Clear(t.Context(), rec, request(c), true); err != nil {
+	if err := a.Clear(t.Context(), rec, secureRequest(c)); err != nil {
 		t.Fatal(err)
 	}
 	if del := onlyCookie(t, rec); del.MaxAge >= 0 || del.Value != "" || !del.Secure {
@@ -179,11 +179,11 @@ func TestRedisRefreshAfterSignOutDoesNotResurrect(t *testing.T) {
 		t.Fatal("no session")
 	}
 	// Signed out (in another tab, on another replica) while this refresh was in flight.
-	if err := s.Clear(t.Context(), httptest.NewRecorder(), request(c), false); err != nil {
+	if err := s.Clear(t.Context(), httptest.NewRecorder(), request(c)); err != nil {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	err := s.Save(t.Context(), rec, s.Continue(sess, &oauth2.Token{AccessToken: "new", RefreshToken: "rt-1"}), false)
+	err := s.Save(t.Context(), rec, nil, s.Continue(sess, &oauth2.Token{AccessToken: "new", RefreshToken: "rt-1"}))
 	if !errors.Is(err, session.ErrEnded) {
 		t.Errorf("Save after sign-out: %v, want ErrEnded", err)
 	}
@@ -201,7 +201,7 @@ func TestRedisExpiredSessionIsNone(t *testing.T) {
 		"no token": {Expires: time.Now().Add(time.Hour).Unix()},
 	} {
 		rec := httptest.NewRecorder()
-		if err := s.Save(t.Context(), rec, sess, false); err != nil {
+		if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 			t.Fatal(err)
 		}
 		if got, ok := load(t, s, request(onlyCookie(t, rec))); ok {
@@ -262,7 +262,7 @@ func TestRedisSecretRotation(t *testing.T) {
 	}
 	// Saving it again (as a refresh does) re-signs the same ticket with the new secret.
 	rec := httptest.NewRecorder()
-	if err := rotated.Save(t.Context(), rec, sess, false); err != nil {
+	if err := rotated.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	newCookie := onlyCookie(t, rec)
@@ -304,15 +304,15 @@ func TestRedisDown(t *testing.T) {
 	if _, ok, err := s.Load(request()); ok || err != nil {
 		t.Errorf("Load without a cookie: %v, %v; want no session and no error", ok, err)
 	}
-	if err := s.Save(t.Context(), httptest.NewRecorder(), fresh(), false); !errors.Is(err, session.ErrUnavailable) {
+	if err := s.Save(t.Context(), httptest.NewRecorder(), nil, fresh()); !errors.Is(err, session.ErrUnavailable) {
 		t.Errorf("Save of a new session: %v, want ErrUnavailable", err)
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, sess, false); !errors.Is(err, session.ErrUnavailable) || len(saved(rec)) != 0 {
+	if err := s.Save(t.Context(), rec, nil, sess); !errors.Is(err, session.ErrUnavailable) || len(saved(rec)) != 0 {
 		t.Errorf("Save of a loaded session: %v, cookies %v; want ErrUnavailable and none", err, saved(rec))
 	}
 	rec = httptest.NewRecorder()
-	if err := s.Clear(t.Context(), rec, request(c), false); !errors.Is(err, session.ErrUnavailable) || len(saved(rec)) != 0 {
+	if err := s.Clear(t.Context(), rec, request(c)); !errors.Is(err, session.ErrUnavailable) || len(saved(rec)) != 0 {
 		t.Errorf("Clear: %v, cookies %v; want ErrUnavailable and the cookie kept", err, saved(rec))
 	}
 	if err := s.Ready(t.Context()); !errors.Is(err, session.ErrUnavailable) {

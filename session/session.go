@@ -75,11 +75,15 @@ type Options struct {
 	// Redis keeps sessions server-side, so that signing out ends them everywhere;
 	// nil keeps them in the cookie.
 	Redis *redis.Client
+	// Secure reports whether the browser reached us over https, which makes every
+	// cookie Secure; nil: never.
+	Secure func(*http.Request) bool
 }
 
 // Store reads and writes hubgate's sessions (in cookies, or in Redis) and login state.
 type Store struct {
 	name, path string
+	secure     func(*http.Request) bool
 	expire     time.Duration
 	session    []securecookie.Codec
 	login      []securecookie.Codec
@@ -96,7 +100,10 @@ func NewStore(o Options) (*Store, error) {
 	if len(o.Secrets) == 0 {
 		return nil, errors.New("session: no cookie secret")
 	}
-	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, rdb: o.Redis}
+	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, rdb: o.Redis, secure: o.Secure}
+	if s.secure == nil {
+		s.secure = func(*http.Request) bool { return false }
+	}
 	for _, secret := range o.Secrets {
 		key := func(purpose string) []byte { return seal.DeriveKey([]byte(secret), nil, purpose) }
 		hashKey, blockKey := key("hubgate cookie hmac"), key("hubgate cookie aes")
@@ -262,7 +269,8 @@ func (s *Store) Continue(prev Session, tok *oauth2.Token) Session {
 // Save writes the session cookie and, with Redis, the session itself: a session from
 // Start gets a new ticket, one from Load or Continue rewrites its entry (ErrEnded if
 // that was deleted meanwhile).
-func (s *Store) Save(ctx context.Context, w http.ResponseWriter, sess Session, secure bool) error {
+func (s *Store) Save(ctx context.Context, w http.ResponseWriter, r *http.Request, sess Session) error {
+	secure := s.secure(r)
 	if s.rdb != nil {
 		return s.saveServer(ctx, w, sess, secure)
 	}
@@ -278,11 +286,11 @@ func (s *Store) Save(ctx context.Context, w http.ResponseWriter, sess Session, s
 // so every copy of the cookie dies with it, then the cookie. When Redis does not
 // answer the cookie is kept and the error says so, so that signing out can be tried
 // again rather than seeming to work.
-func (s *Store) Clear(ctx context.Context, w http.ResponseWriter, r *http.Request, secure bool) error {
+func (s *Store) Clear(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 	if err := s.Revoke(ctx, r); err != nil {
 		return err
 	}
-	http.SetCookie(w, s.cookie(s.name, "", -1, secure))
+	http.SetCookie(w, s.cookie(s.name, "", -1, s.secure(r)))
 	return nil
 }
 
@@ -319,7 +327,8 @@ func (s *Store) isLoginCookie(name string) bool {
 // or more logins, it expires the oldest, so that the new one makes maxPendingLogins:
 // first those that no longer decode (tampered, another secret, expired), then by
 // Login.Started, ties in the order the browser sent them (older cookies first).
-func (s *Store) SaveLogin(w http.ResponseWriter, r *http.Request, l Login, secure bool) error {
+func (s *Store) SaveLogin(w http.ResponseWriter, r *http.Request, l Login) error {
+	secure := s.secure(r)
 	name := s.loginCookieName(l.State)
 	value, err := securecookie.EncodeMulti(name, l, s.login...)
 	if err != nil {
@@ -381,13 +390,13 @@ var ErrNoLogin = errors.New("no login in progress matches this callback")
 
 // TakeLogin finds the login for state, checks it exactly, and deletes its cookie so it
 // can be used once only.
-func (s *Store) TakeLogin(w http.ResponseWriter, r *http.Request, state string, secure bool) (Login, error) {
+func (s *Store) TakeLogin(w http.ResponseWriter, r *http.Request, state string) (Login, error) {
 	name := s.loginCookieName(state)
 	c, err := r.Cookie(name)
 	if err != nil {
 		return Login{}, ErrNoLogin
 	}
-	http.SetCookie(w, s.cookie(name, "", -1, secure))
+	http.SetCookie(w, s.cookie(name, "", -1, s.secure(r)))
 	var l Login
 	if err := securecookie.DecodeMulti(name, c.Value, &l, s.login...); err != nil {
 		return Login{}, ErrNoLogin

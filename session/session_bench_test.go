@@ -25,7 +25,7 @@ func benchSessionRequest(b *testing.B) (*session.Store, *http.Request) {
 	}
 	rec := httptest.NewRecorder()
 	tok := &oauth2.Token{AccessToken: "4f1f8c6b2d9a4e1c8f0b7a6d5c4e3f2a", Expiry: time.Now().Add(24 * time.Hour)}
-	if err := s.Save(b.Context(), rec, s.Start(tok), false); err != nil {
+	if err := s.Save(b.Context(), rec, nil, s.Start(tok)); err != nil {
 		b.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/app/page", nil)
@@ -86,7 +86,7 @@ func BenchmarkSessionSave(b *testing.B) {
 	sess := s.Start(&oauth2.Token{AccessToken: "4f1f8c6b2d9a4e1c8f0b7a6d5c4e3f2a"})
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Save(b.Context(), httptest.NewRecorder(), sess, false); err != nil {
+		if err := s.Save(b.Context(), httptest.NewRecorder(), nil, sess); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -105,7 +105,7 @@ func BenchmarkSessionLoadRedis(b *testing.B) {
 	}
 	rec := httptest.NewRecorder()
 	tok := &oauth2.Token{AccessToken: "4f1f8c6b2d9a4e1c8f0b7a6d5c4e3f2a", Expiry: time.Now().Add(24 * time.Hour)}
-	if err := s.Save(b.Context(), rec, s.Start(tok), false); err != nil {
+	if err := s.Save(b.Context(), rec, nil, s.Start(tok)); err != nil {
 		b.Fatal(err)
 	}
 	r := httptest.NewRequest(http.MethodGet, "/app/page", nil)

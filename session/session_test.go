@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,7 +27,7 @@ var site = &url.URL{Scheme: "http", Host: "gate.example.org", Path: "/svc/"}
 
 func newStore(t *testing.T, secrets ...string) *session.Store {
 	t.Helper()
-	s, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/svc/", Secrets: secrets, Expire: time.Hour})
+	s, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/svc/", Secrets: secrets, Expire: time.Hour, Secure: overTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,6 +44,16 @@ func onlyCookie(t *testing.T, rec *httptest.ResponseRecorder) *http.Cookie {
 		t.Fatalf("Set-Cookie: got %d cookies, want 1: %q", len(cs), rec.Header()["Set-Cookie"])
 	}
 	return cs[0]
+}
+
+// overTLS is the test stores' Secure: a request that came over TLS (secureRequest).
+func overTLS(r *http.Request) bool { return r != nil && r.TLS != nil }
+
+// secureRequest is request as if it came over TLS.
+func secureRequest(cookies ...*http.Cookie) *http.Request {
+	r := request(cookies...)
+	r.TLS = &tls.ConnectionState{}
+	return r
 }
 
 func request(cookies ...*http.Cookie) *http.Request {
@@ -78,7 +89,7 @@ func TestRoundTrip(t *testing.T) {
 	s := newStore(t, secretNew)
 	in := fresh()
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, in, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, in); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
@@ -102,7 +113,11 @@ func TestCookieAttributes(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		s := newStore(t, secretNew)
 		rec := httptest.NewRecorder()
-		if err := s.Save(t.Context(), rec, fresh(), secure); err != nil {
+		r := request()
+		if secure {
+			r = secureRequest()
+		}
+		if err := s.Save(t.Context(), rec, r, fresh()); err != nil {
 			t.Fatal(err)
 		}
 		c := onlyCookie(t, rec)
@@ -135,7 +150,7 @@ func TestMaxAgeFollowsSessionExpiry(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "t", Expires: time.Now().Add(10 * time.Minute).Unix()}
-	if err := s.Save(t.Context(), rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	if c := onlyCookie(t, rec); c.MaxAge > 600 || c.MaxAge < 600-5 {
@@ -147,7 +162,7 @@ func TestValueIsEncrypted(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
 	sess := session.Session{AccessToken: "very-secret-hub-token", Expires: time.Now().Add(time.Hour).Unix()}
-	if err := s.Save(t.Context(), rec, sess, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 		t.Fatal(err)
 	}
 	value := onlyCookie(t, rec).Value
@@ -170,7 +185,7 @@ func TestValueIsEncrypted(t *testing.T) {
 func TestTamperedCookie(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, fresh()); err != nil {
 		t.Fatal(err)
 	}
 	good := onlyCookie(t, rec).Value
@@ -208,7 +223,7 @@ func TestTamperedCookie(t *testing.T) {
 
 func TestOtherSecret(t *testing.T) {
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretOld).Save(t.Context(), rec, fresh(), false); err != nil {
+	if err := newStore(t, secretOld).Save(t.Context(), rec, nil, fresh()); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := load(t, newStore(t, secretNew), request(onlyCookie(t, rec))); ok {
@@ -219,7 +234,7 @@ func TestOtherSecret(t *testing.T) {
 func TestOtherCookieName(t *testing.T) {
 	// The name is part of the MAC: a value moved to another store's name fails.
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretNew).Save(t.Context(), rec, fresh(), false); err != nil {
+	if err := newStore(t, secretNew).Save(t.Context(), rec, nil, fresh()); err != nil {
 		t.Fatal(err)
 	}
 	other, err := session.NewStore(session.Options{Name: "_other", Path: "/", Secrets: []string{secretNew}, Expire: time.Hour})
@@ -235,7 +250,7 @@ func TestOtherCookieName(t *testing.T) {
 func TestSecretRotation(t *testing.T) {
 	in := fresh()
 	rec := httptest.NewRecorder()
-	if err := newStore(t, secretOld).Save(t.Context(), rec, in, false); err != nil {
+	if err := newStore(t, secretOld).Save(t.Context(), rec, nil, in); err != nil {
 		t.Fatal(err)
 	}
 	oldCookie := onlyCookie(t, rec)
@@ -248,7 +263,7 @@ func TestSecretRotation(t *testing.T) {
 
 	// New cookies are signed with the first secret only.
 	rec = httptest.NewRecorder()
-	if err := rotated.Save(t.Context(), rec, in, false); err != nil {
+	if err := rotated.Save(t.Context(), rec, nil, in); err != nil {
 		t.Fatal(err)
 	}
 	newCookie := onlyCookie(t, rec)
@@ -271,7 +286,7 @@ func TestExpiredOrEmptySession(t *testing.T) {
 	for name, sess := range tests {
 		t.Run(name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			if err := s.Save(t.Context(), rec, sess, false); err != nil {
+			if err := s.Save(t.Context(), rec, nil, sess); err != nil {
 				t.Fatal(err)
 			}
 			c := onlyCookie(t, rec)
@@ -285,7 +300,7 @@ func TestExpiredOrEmptySession(t *testing.T) {
 func TestExpiredCookieDeletes(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, session.Session{AccessToken: "t", Expires: time.Now().Add(-time.Minute).Unix()}, false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, session.Session{AccessToken: "t", Expires: time.Now().Add(-time.Minute).Unix()}); err != nil {
 		t.Fatal(err)
 	}
 	if c := onlyCookie(t, rec); c.MaxAge >= 0 {
@@ -302,7 +317,7 @@ func TestCodecMaxAge(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, fresh()); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
@@ -343,7 +358,7 @@ func TestStart(t *testing.T) {
 func TestClear(t *testing.T) {
 	s := newStore(t, secretNew)
 	rec := httptest.NewRecorder()
-	if err := s.Clear(t.Context(), rec, request(), true); err != nil {
+	if err := s.Clear(t.Context(), rec, secureRequest()); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
@@ -411,7 +426,7 @@ func (b *browser) request() *http.Request              { return request(b.jar.Co
 func saveLogin(t *testing.T, s *session.Store, b *browser, l session.Login) *http.Cookie {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	if err := s.SaveLogin(rec, b.request(), l, false); err != nil {
+	if err := s.SaveLogin(rec, b.request(), l); err != nil {
 		t.Fatal(err)
 	}
 	b.take(rec)
@@ -453,7 +468,7 @@ func TestLoginsCapped(t *testing.T) {
 	for i := range 6 {
 		l := session.NewLogin(fmt.Sprintf("/svc/%d", i))
 		rec := httptest.NewRecorder()
-		if err := s.SaveLogin(rec, b.request(), l, false); err != nil {
+		if err := s.SaveLogin(rec, b.request(), l); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range saved(rec) {
@@ -468,7 +483,7 @@ func TestLoginsCapped(t *testing.T) {
 		}
 	}
 	for i, l := range logins {
-		got, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+		got, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State)
 		if i < 3 {
 			if !errors.Is(err, session.ErrNoLogin) {
 				t.Errorf("login %d of 6 was kept: %+v, %v; want it dropped", i, got, err)
@@ -498,7 +513,7 @@ func TestLoginsDropFirstStarted(t *testing.T) {
 			if time.Now().Unix() != second && try < 5 {
 				continue // crossed a second: not the case under test
 			}
-			if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), first.State, false); !errors.Is(err, session.ErrNoLogin) {
+			if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), first.State); !errors.Is(err, session.ErrNoLogin) {
 				t.Errorf("first-started login kept (err %v); want it dropped", err)
 			}
 			if n := len(b.loginCookieNames()); n != 3 {
@@ -519,7 +534,7 @@ func TestLoginsDropFirstStarted(t *testing.T) {
 		}
 		saveLogin(t, s, b, session.NewLogin("/"))
 		for i, l := range sent {
-			_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+			_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State)
 			if dropped := errors.Is(err, session.ErrNoLogin); dropped != (i == 0) {
 				t.Errorf("tied login %d: dropped %v, want %v", i, dropped, i == 0)
 			}
@@ -534,10 +549,10 @@ func TestLoginsDropFirstStarted(t *testing.T) {
 		saveLogin(t, s, b, early)
 		saveLogin(t, s, b, session.NewLogin("/"))
 		saveLogin(t, s, b, session.NewLogin("/"))
-		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), early.State, false); !errors.Is(err, session.ErrNoLogin) {
+		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), early.State); !errors.Is(err, session.ErrNoLogin) {
 			t.Errorf("earliest-started login kept (err %v)", err)
 		}
-		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), late.State, false); err != nil {
+		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), late.State); err != nil {
 			t.Errorf("later-started login dropped: %v", err)
 		}
 	})
@@ -557,7 +572,7 @@ func TestLoginsDropUndecodableFirst(t *testing.T) {
 	}
 	// Sent last, started last: were it ranked as a login, it would stay.
 	rec := httptest.NewRecorder()
-	if err := other.SaveLogin(rec, request(), session.NewLogin("/"), false); err != nil {
+	if err := other.SaveLogin(rec, request(), session.NewLogin("/")); err != nil {
 		t.Fatal(err)
 	}
 	b.take(rec)
@@ -570,7 +585,7 @@ func TestLoginsDropUndecodableFirst(t *testing.T) {
 		t.Fatalf("%d login cookies, want 3", n)
 	}
 	for i, l := range valid {
-		_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false)
+		_, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State)
 		if dropped := errors.Is(err, session.ErrNoLogin); dropped != (i == 0) {
 			t.Errorf("valid login %d: dropped %v, want %v", i, dropped, i == 0)
 		}
@@ -593,7 +608,7 @@ func TestLoginsNeverDropOthersCookies(t *testing.T) {
 	var logins []*http.Cookie
 	for range 3 {
 		rec := httptest.NewRecorder()
-		if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/"), false); err != nil {
+		if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/")); err != nil {
 			t.Fatal(err)
 		}
 		cs := saved(rec)
@@ -604,7 +619,7 @@ func TestLoginsNeverDropOthersCookies(t *testing.T) {
 	}
 	// A fourth login: the first is the one to go, nothing else.
 	rec := httptest.NewRecorder()
-	if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/"), false); err != nil {
+	if err := s.SaveLogin(rec, request(append(others, logins...)...), session.NewLogin("/")); err != nil {
 		t.Fatal(err)
 	}
 	var expired []string
@@ -637,7 +652,7 @@ func TestLoginOnce(t *testing.T) {
 	}
 
 	rec := httptest.NewRecorder()
-	got, err := s.TakeLogin(rec, b.request(), l.State, false)
+	got, err := s.TakeLogin(rec, b.request(), l.State)
 	if err != nil {
 		t.Fatalf("TakeLogin: %v", err)
 	}
@@ -651,7 +666,7 @@ func TestLoginOnce(t *testing.T) {
 	b.take(rec)
 
 	rec = httptest.NewRecorder()
-	if _, err := s.TakeLogin(rec, b.request(), l.State, false); !errors.Is(err, session.ErrNoLogin) {
+	if _, err := s.TakeLogin(rec, b.request(), l.State); !errors.Is(err, session.ErrNoLogin) {
 		t.Errorf("second TakeLogin: err = %v, want ErrNoLogin", err)
 	}
 }
@@ -662,12 +677,12 @@ func TestLoginWrongState(t *testing.T) {
 	l := session.NewLogin("/")
 	saveLogin(t, s, b, l)
 	for _, state := range []string{session.NewLogin("/").State, "", l.State[:len(l.State)-1], l.State + "x"} {
-		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), state, false); !errors.Is(err, session.ErrNoLogin) {
+		if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), state); !errors.Is(err, session.ErrNoLogin) {
 			t.Errorf("TakeLogin(%q): err = %v, want ErrNoLogin", state, err)
 		}
 	}
 	// The real one still works afterwards.
-	if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State, false); err != nil {
+	if _, err := s.TakeLogin(httptest.NewRecorder(), b.request(), l.State); err != nil {
 		t.Errorf("TakeLogin after wrong states: %v", err)
 	}
 }
@@ -684,7 +699,7 @@ func TestParallelLogins(t *testing.T) {
 	// Finish them in the other order.
 	for _, l := range []session.Login{l2, l1} {
 		rec := httptest.NewRecorder()
-		got, err := s.TakeLogin(rec, b.request(), l.State, false)
+		got, err := s.TakeLogin(rec, b.request(), l.State)
 		if err != nil || got != l {
 			t.Fatalf("TakeLogin(%s) = %+v, %v", l.Redirect, got, err)
 		}
@@ -702,10 +717,10 @@ func TestLoginCookieRenamed(t *testing.T) {
 	c2 := saveLogin(t, s, newBrowser(t), l2)
 	// l1's value under l2's name: the MAC covers the name, so it fails.
 	r := request(&http.Cookie{Name: c2.Name, Value: c1.Value})
-	if got, err := s.TakeLogin(httptest.NewRecorder(), r, l2.State, false); !errors.Is(err, session.ErrNoLogin) {
+	if got, err := s.TakeLogin(httptest.NewRecorder(), r, l2.State); !errors.Is(err, session.ErrNoLogin) {
 		t.Errorf("renamed login cookie: %+v, %v; want ErrNoLogin", got, err)
 	}
-	if _, err := s.TakeLogin(httptest.NewRecorder(), r, l1.State, false); !errors.Is(err, session.ErrNoLogin) {
+	if _, err := s.TakeLogin(httptest.NewRecorder(), r, l1.State); !errors.Is(err, session.ErrNoLogin) {
 		t.Errorf("renamed login cookie with its own state: %v; want ErrNoLogin", err)
 	}
 }
@@ -719,11 +734,11 @@ func TestLoginCookieNotASession(t *testing.T) {
 		t.Error("login cookie value accepted as a session")
 	}
 	rec := httptest.NewRecorder()
-	if err := s.Save(t.Context(), rec, fresh(), false); err != nil {
+	if err := s.Save(t.Context(), rec, nil, fresh()); err != nil {
 		t.Fatal(err)
 	}
 	r := request(&http.Cookie{Name: c.Name, Value: onlyCookie(t, rec).Value})
-	if _, err := s.TakeLogin(httptest.NewRecorder(), r, l.State, false); !errors.Is(err, session.ErrNoLogin) {
+	if _, err := s.TakeLogin(httptest.NewRecorder(), r, l.State); !errors.Is(err, session.ErrNoLogin) {
 		t.Errorf("session value accepted as login: %v", err)
 	}
 }
@@ -734,7 +749,7 @@ func TestLoginTampered(t *testing.T) {
 	c := saveLogin(t, s, newBrowser(t), l)
 	for _, v := range []string{"", "garbage", c.Value[:len(c.Value)/2], strings.Replace(c.Value, c.Value[5:6], "Z", 1) + "A"} {
 		rec := httptest.NewRecorder()
-		_, err := s.TakeLogin(rec, request(&http.Cookie{Name: c.Name, Value: v}), l.State, false)
+		_, err := s.TakeLogin(rec, request(&http.Cookie{Name: c.Name, Value: v}), l.State)
 		if !errors.Is(err, session.ErrNoLogin) {
 			t.Errorf("tampered login %q: err = %v", v, err)
 		}
@@ -744,10 +759,10 @@ func TestLoginTampered(t *testing.T) {
 func TestLoginOtherSecretAndRotation(t *testing.T) {
 	l := session.NewLogin("/")
 	c := saveLogin(t, newStore(t, secretOld), newBrowser(t), l)
-	if _, err := newStore(t, secretNew).TakeLogin(httptest.NewRecorder(), request(c), l.State, false); !errors.Is(err, session.ErrNoLogin) {
+	if _, err := newStore(t, secretNew).TakeLogin(httptest.NewRecorder(), request(c), l.State); !errors.Is(err, session.ErrNoLogin) {
 		t.Errorf("login from another secret: err = %v", err)
 	}
-	if _, err := newStore(t, secretNew, secretOld).TakeLogin(httptest.NewRecorder(), request(c), l.State, true); err != nil {
+	if _, err := newStore(t, secretNew, secretOld).TakeLogin(httptest.NewRecorder(), request(c), l.State); err != nil {
 		t.Errorf("login after rotation: %v", err)
 	}
 }
@@ -756,7 +771,7 @@ func TestSecureLoginCookies(t *testing.T) {
 	s := newStore(t, secretNew)
 	l := session.NewLogin("/")
 	rec := httptest.NewRecorder()
-	if err := s.SaveLogin(rec, request(), l, true); err != nil {
+	if err := s.SaveLogin(rec, secureRequest(), l); err != nil {
 		t.Fatal(err)
 	}
 	c := onlyCookie(t, rec)
@@ -764,7 +779,7 @@ func TestSecureLoginCookies(t *testing.T) {
 		t.Error("login cookie not Secure")
 	}
 	rec = httptest.NewRecorder()
-	if _, err := s.TakeLogin(rec, request(c), l.State, true); err != nil {
+	if _, err := s.TakeLogin(rec, secureRequest(c), l.State); err != nil {
 		t.Fatal(err)
 	}
 	if del := onlyCookie(t, rec); !del.Secure || del.MaxAge >= 0 {

@@ -103,11 +103,8 @@ func TestAttackForwardingHeaderSpellings(t *testing.T) {
 	for _, trusted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("trusted=%v", trusted), func(t *testing.T) {
 			up := echoServer(t)
-			o := upstream.Options{Target: up.URL, Trusted: upstream.TrustedProxies{}}
-			if trusted {
-				o.Trusted = upstream.Loopback
-			}
-			srv, _ := front(t, o, &upstream.Identity{User: "alice"})
+			hop := &upstream.Hop{Identity: upstream.Identity{User: "alice"}, TrustedPeer: trusted}
+			srv, _ := frontHop(t, upstream.Options{Target: up.URL}, hop)
 			var lines []string
 			for _, name := range names {
 				for _, sep := range []string{"_", ".", "~", "+"} {

@@ -17,33 +17,38 @@ import (
 
 // Identity is what the upstream is told about the user.
 type Identity struct {
-	User        string
+	User        string // "" on a route that needs no login: no identity headers
 	Groups      []string
 	Email       string
 	Admin       bool
-	AccessToken string // sent only with PassAccessToken
+	AccessToken string // sent as X-Forwarded-Access-Token when set (pass_access_token)
 	// DropAuthorization removes the Authorization header that carried hubgate's
 	// credential, so the user's provider token doesn't leak to the upstream.
 	DropAuthorization bool
 }
 
-type identityKey struct{}
+// Hop is what the HTTP surface decided about a request it passes on: who it is from,
+// and whether its peer is a trusted proxy, whose X-Forwarded-* are kept and extended
+// (anyone else's are replaced). A request without a Hop is from nobody, untrusted.
+type Hop struct {
+	Identity
+	TrustedPeer bool
+}
 
-// WithIdentity attaches the identity the upstream should receive.
-func WithIdentity(ctx context.Context, id *Identity) context.Context {
-	return context.WithValue(ctx, identityKey{}, id)
+type hopKey struct{}
+
+// WithHop attaches what the upstream should be told about the request.
+func WithHop(ctx context.Context, h *Hop) context.Context {
+	return context.WithValue(ctx, hopKey{}, h)
 }
 
 // Options configures the forwarder.
 type Options struct {
-	Target          string // http(s)://host[:port][/base] or unix:/path
-	Timeout         time.Duration
-	PassAccessToken bool
-	PassHostHeader  bool
+	Target         string // http(s)://host[:port][/base] or unix:/path
+	Timeout        time.Duration
+	PassHostHeader bool
 	// OwnCookie reports hubgate's own cookies, which never reach the upstream.
 	OwnCookie func(name string) bool
-	// Trusted are the proxies whose X-Forwarded-* headers are kept (default: loopback).
-	Trusted TrustedProxies
 	// Observe, if set, is told each round trip's status (0 if it failed) and the time
 	// until the response headers.
 	Observe func(code int, d time.Duration)
@@ -58,9 +63,6 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		return nil, err
 	}
 	transport.ResponseHeaderTimeout = o.Timeout
-	if o.Trusted == nil {
-		o.Trusted = Loopback
-	}
 	var rt http.RoundTripper = transport
 	if o.Observe != nil {
 		rt = observed{transport, o.Observe}
@@ -71,9 +73,11 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
 			h := pr.Out.Header
+			hop, _ := pr.In.Context().Value(hopKey{}).(*Hop)
+			trusted := hop != nil && hop.TrustedPeer
 			Scrub(h)
-			scrubForwarding(h, o.Trusted.Contains(pr.In.RemoteAddr))
-			forwarded(pr, o.Trusted)
+			scrubForwarding(h, trusted)
+			forwarded(pr, trusted)
 			if o.PassHostHeader {
 				pr.Out.Host = pr.In.Host
 			}
@@ -82,10 +86,10 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			// makes no decision on the query it passes, so the upstream gets the
 			// client's bytes, token parameters removed.
 			pr.Out.URL.RawQuery = StripQueryTokens(pr.In.URL.RawQuery)
-			id, _ := pr.In.Context().Value(identityKey{}).(*Identity)
-			if id == nil {
+			if hop == nil || hop.User == "" {
 				return
 			}
+			id := &hop.Identity
 			if id.DropAuthorization {
 				h.Del("Authorization")
 			}
@@ -96,7 +100,7 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			if id.Email != "" {
 				h["X-Forwarded-Email"] = []string{id.Email}
 			}
-			if o.PassAccessToken && id.AccessToken != "" {
+			if id.AccessToken != "" {
 				h["X-Forwarded-Access-Token"] = []string{id.AccessToken}
 			}
 		},
@@ -117,9 +121,9 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 // forwarded sets X-Forwarded-For, -Host and -Proto. A trusted proxy in front of
 // hubgate (JupyterHub's, nginx) knows the real client and scheme, so its values are
 // kept and the chain extended; anyone else's are replaced.
-func forwarded(pr *httputil.ProxyRequest, trusted TrustedProxies) {
+func forwarded(pr *httputil.ProxyRequest, trusted bool) {
 	pr.SetXForwarded()
-	if !trusted.Contains(pr.In.RemoteAddr) {
+	if !trusted {
 		return
 	}
 	in, out := pr.In.Header, pr.Out.Header

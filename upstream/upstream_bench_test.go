@@ -129,11 +129,11 @@ func BenchmarkForward(b *testing.B) {
 		b.Fatal(err)
 	}
 	rp.Transport = benchTransport{}
-	id := &Identity{User: "alice", Groups: []string{"staff", "physics"}, DropAuthorization: false}
+	hop := &Hop{Identity: Identity{User: "alice", Groups: []string{"staff", "physics"}}, TrustedPeer: true}
 	r := httptest.NewRequest(http.MethodGet, "http://gate.example.org/dashboard/page?x=1", nil)
 	r.Header = benchBrowserHeaders()
 	r.RemoteAddr = "127.0.0.1:54321"
-	r = r.WithContext(WithIdentity(r.Context(), id))
+	r = r.WithContext(WithHop(r.Context(), hop))
 	w := &benchWriter{h: http.Header{}}
 	b.ReportAllocs()
 	for b.Loop() {

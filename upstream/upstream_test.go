@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/trust"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -109,8 +110,19 @@ var client = &http.Client{Timeout: 10 * time.Second}
 
 func owns(name string) bool { return name == "_hubgate" || strings.HasPrefix(name, "_hubgate_") }
 
-// front starts hubgate's side: the proxy to target, with id attached to every request.
+// front starts hubgate's side: the proxy to target, with id attached to every request
+// from a trusted proxy (the test's loopback client), as the HTTP surface decides.
 func front(t *testing.T, o upstream.Options, id *upstream.Identity) (*httptest.Server, *errorRecorder) {
+	t.Helper()
+	hop := &upstream.Hop{TrustedPeer: true}
+	if id != nil {
+		hop.Identity = *id
+	}
+	return frontHop(t, o, hop)
+}
+
+// frontHop is front with the whole Hop given.
+func frontHop(t *testing.T, o upstream.Options, hop *upstream.Hop) (*httptest.Server, *errorRecorder) {
 	t.Helper()
 	er := &errorRecorder{}
 	if o.ErrorHandler == nil {
@@ -127,10 +139,7 @@ func front(t *testing.T, o upstream.Options, id *upstream.Identity) (*httptest.S
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id != nil {
-			r = r.WithContext(upstream.WithIdentity(r.Context(), id))
-		}
-		rp.ServeHTTP(w, r)
+		rp.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 	}))
 	t.Cleanup(srv.Close)
 	return srv, er
@@ -202,7 +211,6 @@ func TestIdentityHeaders(t *testing.T) {
 	tests := []struct {
 		name    string
 		id      *upstream.Identity
-		pass    bool
 		want    map[string]string // header → only value
 		absent  []string
 		authz   string // Authorization the upstream should see ("" = none)
@@ -232,23 +240,14 @@ func TestIdentityHeaders(t *testing.T) {
 			authz: "token client-credential",
 		},
 		{
-			name:   "access token without PassAccessToken",
-			id:     &upstream.Identity{User: "dave", AccessToken: "dave-token"},
-			absent: []string{"X-Forwarded-Access-Token"},
-			want:   map[string]string{"X-Forwarded-User": "dave"},
-			authz:  "token client-credential",
-		},
-		{
-			name:  "access token with PassAccessToken",
+			name:  "access token (pass_access_token)",
 			id:    &upstream.Identity{User: "dave", AccessToken: "dave-token"},
-			pass:  true,
 			want:  map[string]string{"X-Forwarded-User": "dave", "X-Forwarded-Access-Token": "dave-token"},
 			authz: "token client-credential",
 		},
 		{
-			name:   "PassAccessToken without a token",
+			name:   "no access token",
 			id:     &upstream.Identity{User: "erin"},
-			pass:   true,
 			absent: []string{"X-Forwarded-Access-Token"},
 			authz:  "token client-credential",
 		},
@@ -275,7 +274,7 @@ func TestIdentityHeaders(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			up := echoServer(t)
-			srv, _ := front(t, upstream.Options{Target: up.URL, PassAccessToken: tt.pass}, tt.id)
+			srv, _ := front(t, upstream.Options{Target: up.URL}, tt.id)
 			req := newRequest(t, srv.URL+"/page?q=1")
 			req.Header.Set("Authorization", "token client-credential")
 			if !tt.noForge {
@@ -416,7 +415,8 @@ func TestForwardedHeaders(t *testing.T) {
 					if c.remote != "" {
 						r.RemoteAddr = c.remote
 					}
-					rp.ServeHTTP(w, r.WithContext(upstream.WithIdentity(r.Context(), &upstream.Identity{User: "alice"})))
+					hop := &upstream.Hop{Identity: upstream.Identity{User: "alice"}, TrustedPeer: trust.Loopback().Contains(r.RemoteAddr)}
+					rp.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 				}))
 				defer srv.Close()
 				req := newRequest(t, srv.URL+"/x")
