@@ -64,15 +64,15 @@ type Config struct {
 	StaleIfError        time.Duration
 	ProviderMaxInFlight int
 	MetricsListen       string
-	SessionStore        string // cookie or redis
-	CacheStore          string // memory or redis
+	SessionStore        SessionStore
+	CacheStore          CacheStore
 	Redis               Redis
-	AuthMode            string         // request or forward
+	AuthMode            AuthMode
 	TrustedProxies      []netip.Prefix // whose X-Forwarded-* headers are believed
 	TLSCertFile         string
 	TLSKeyFile          string
-	LogFormat           string
-	LogLevel            string
+	LogFormat           LogFormat
+	LogLevel            LogLevel
 
 	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
 	Managed bool
@@ -88,6 +88,39 @@ type Config struct {
 	// so a TLS connection says nothing about the browser's scheme.
 	InternalTLS bool
 }
+
+// The settings with fixed choices; config rejects any other value.
+type (
+	// AuthMode is what <prefix>/auth answers a browser that is not logged in.
+	AuthMode string
+	// SessionStore is where sessions live.
+	SessionStore string
+	// CacheStore is where user lookups are cached.
+	CacheStore string
+	// LogFormat is how log lines are written.
+	LogFormat string
+	// LogLevel is the least severe level logged.
+	LogLevel string
+)
+
+const (
+	AuthRequest AuthMode = "request" // 401, for nginx auth_request
+	AuthForward AuthMode = "forward" // a login redirect, for Traefik/Caddy forward auth
+
+	SessionCookie SessionStore = "cookie" // the whole session, encrypted, in the cookie
+	SessionRedis  SessionStore = "redis"  // an opaque ticket in the cookie, the session in Redis
+
+	CacheMemory CacheStore = "memory" // this process
+	CacheRedis  CacheStore = "redis"  // shared by replicas, memory in front
+
+	LogJSON    LogFormat = "json"
+	LogConsole LogFormat = "console"
+
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
 
 // HubTLS is what a Hub with internal_ssl gives its services for the API: a client
 // certificate and the CA that signed the Hub's certificate (PEM files).
@@ -228,18 +261,18 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 		StaleIfError:        c.Duration(flagName("stale_if_error")),
 		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
 		MetricsListen:       str("metrics_listen"),
-		SessionStore:        str("session_store"),
-		CacheStore:          str("cache_store"),
+		SessionStore:        SessionStore(str("session_store")),
+		CacheStore:          CacheStore(str("cache_store")),
 		Redis: Redis{
 			URL:            str("redis_url"),
 			SentinelAddrs:  list("redis_sentinel_addrs"),
 			SentinelMaster: str("redis_sentinel_master"),
 		},
-		AuthMode:    str("auth_mode"),
+		AuthMode:    AuthMode(str("auth_mode")),
 		TLSCertFile: str("tls_cert_file"),
 		TLSKeyFile:  str("tls_key_file"),
-		LogFormat:   str("log_format"),
-		LogLevel:    str("log_level"),
+		LogFormat:   LogFormat(str("log_format")),
+		LogLevel:    LogLevel(str("log_level")),
 		Managed:     hub.managed,
 		HubTLS:      hub.tls,
 		InternalTLS: hub.internalTLS,
@@ -480,7 +513,7 @@ func (c *Config) normalize() error {
 			return bad("metrics_listen", "must differ from listen: metrics are not for the public")
 		}
 	}
-	if c.AuthMode != "request" && c.AuthMode != "forward" {
+	if c.AuthMode != AuthRequest && c.AuthMode != AuthForward {
 		return bad("auth_mode", "%q: use request or forward", c.AuthMode)
 	}
 	if err := checkUpstream(c.Upstream); err != nil {
@@ -563,11 +596,11 @@ func (c *Config) normalize() error {
 	if err := c.normalizeOrigins(); err != nil {
 		return err
 	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
+	if c.LogFormat != LogJSON && c.LogFormat != LogConsole {
 		return bad("log_format", "%q: use json or console", c.LogFormat)
 	}
 	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
+	case LogDebug, LogInfo, LogWarn, LogError:
 	default:
 		return bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
 	}
@@ -629,10 +662,10 @@ func checkUpstream(raw string) error {
 
 // checkStores validates session_store, cache_store and the Redis they may need.
 func (c *Config) checkStores() error {
-	if c.SessionStore != "cookie" && c.SessionStore != "redis" {
+	if c.SessionStore != SessionCookie && c.SessionStore != SessionRedis {
 		return bad("session_store", "%q: use cookie or redis", c.SessionStore)
 	}
-	if c.CacheStore != "memory" && c.CacheStore != "redis" {
+	if c.CacheStore != CacheMemory && c.CacheStore != CacheRedis {
 		return bad("cache_store", "%q: use memory or redis", c.CacheStore)
 	}
 	r := &c.Redis
@@ -664,7 +697,9 @@ func (c *Config) checkStores() error {
 }
 
 // UsesRedis reports whether a store is kept in Redis.
-func (c *Config) UsesRedis() bool { return c.SessionStore == "redis" || c.CacheStore == "redis" }
+func (c *Config) UsesRedis() bool {
+	return c.SessionStore == SessionRedis || c.CacheStore == CacheRedis
+}
 
 // redactURL hides a password, so an error message can quote the URL.
 func redactURL(raw string) string {
