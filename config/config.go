@@ -183,6 +183,10 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 	return cfg, nil
 }
 
+// Read is what the flags, the environment and the file say, unvalidated and without
+// the JupyterHub service environment: for a command that needs a key or two.
+func Read(c *cli.Context) (*Config, error) { return read(c, &Config{}) }
+
 // Parse reads args as the hubgate command reads its flags ("--listen", ":4180", ...;
 // --config names a YAML file; HUBGATE_* variables apply), with env as the JupyterHub
 // service environment, and validates: a program that embeds hubgate gets the same
