@@ -56,6 +56,7 @@ type field interface {
 	// load stores what the flags, the environment or the file set, else the value of
 	// hub (the same key bound to the JupyterHub service defaults) unless zero.
 	load(c *cli.Context, k Key, hub field) error
+	value() any // the field's value
 }
 
 type bound[T any] struct {
@@ -65,6 +66,7 @@ type bound[T any] struct {
 }
 
 func (b bound[T]) flag(k Key) cli.Flag { return b.newFlag(k) }
+func (b bound[T]) value() any          { return *b.ptr }
 
 func (b bound[T]) load(c *cli.Context, k Key, hub field) error {
 	if h := *hub.(bound[T]).ptr; !c.IsSet(k.Flag()) && !reflect.ValueOf(&h).Elem().IsZero() {
