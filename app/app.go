@@ -88,7 +88,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	}
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
 	var sessionRedis *redis.Client // nil: sessions live in the cookie
-	if cfg.SessionStore == "redis" {
+	if cfg.SessionStore == config.SessionRedis {
 		sessionRedis = a.rdb
 	}
 	browsers := browserTrust(cfg)
@@ -129,7 +129,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		MaxInFlight:  cfg.ProviderMaxInFlight,
 		Observe:      m.CacheLookup,
 		OnEvict:      m.Eviction,
-		Store:        cfg.CacheStore, // "redis": Redis behind the in-process cache
+		Store:        string(cfg.CacheStore), // "redis": Redis behind the in-process cache
 		Redis:        a.rdb,
 		Logger:       log,
 		Secret:       []byte(cfg.CookieSecrets[0]),

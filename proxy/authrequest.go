@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -22,7 +23,7 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 		return
 	}
 	u, token, _, result := s.authenticate(w, r, info)
-	if result == noCredential && isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
+	if result == noCredential && isNavigation(r) && (s.o.AuthMode == config.AuthForward || r.URL.Query().Get("mode") == "forward") {
 		// Traefik and Caddy hand this answer to the browser as it is.
 		s.beginLogin(w, r, fwd.URI)
 		return
