@@ -12,9 +12,9 @@ import (
 )
 
 // cookieValue is r.Cookie(name).Value without r.Cookie's allocations (a Cookie and a
-// slice per request): the session cookie is read on every request. It follows
-// net/http's readCookies: the first "name=value" pair across the Cookie lines whose
-// value is valid, surrounding double quotes removed.
+// slice per request): the session cookie is read on every request. It answers what
+// r.Cookie answers (TestCookieValueIsRCookie): the first "name=value" pair across the
+// Cookie lines whose value is valid, surrounding double quotes removed.
 func cookieValue(r *http.Request, name string) (string, bool) {
 	for _, line := range r.Header["Cookie"] {
 		for part := range strings.SplitSeq(line, ";") {
@@ -30,7 +30,9 @@ func cookieValue(r *http.Request, name string) (string, bool) {
 	return "", false
 }
 
-// validCookieValue is net/http's parseCookieValue (quotes allowed).
+// validCookieValue accepts a value as r.Cookie does: printable ASCII but for double
+// quotes, semicolons and backslashes, optionally inside one pair of double quotes,
+// which it removes.
 func validCookieValue(v string) (string, bool) {
 	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 		v = v[1 : len(v)-1]
