@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/internal/freeport"
 	"github.com/hubgate/hubgate/internal/redistest"
 )
 
@@ -52,12 +53,11 @@ func writeCert(t *testing.T, dir string) (certFile, keyFile string) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // TestMain lets the test binary stand in for hubgate: with HUBGATE_TEST_MAIN=1 it runs

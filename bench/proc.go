@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/freeport"
 )
 
 // process is a child the bench started: hubgate, the upstream or the bare proxy.
@@ -139,14 +140,7 @@ func readMemory(pid int) memory {
 }
 
 // freeAddr finds a free loopback port.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
+func freeAddr() (string, error) { return freeport.Addr() }
 
 func tail(path string, n int) string {
 	b, _ := os.ReadFile(path)

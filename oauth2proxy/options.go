@@ -19,8 +19,8 @@ type option struct {
 	kind       kind
 }
 
-// options are oauth2-proxy v7's legacy options (pkg/apis/options in v7.15), the
-// format of its TOML file, its flags and its environment. An option missing here is
+// options are oauth2-proxy v7's legacy options, as of v7.15: the format of its TOML
+// file, its flags and its environment. An option missing here is
 // an error, as it is for oauth2-proxy itself.
 var options = []option{
 	{"acr_values", "acr-values", text},

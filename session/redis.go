@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -31,8 +30,8 @@ const redisKeyPrefix = "hubgate:session:"
 const redisTimeout = 2 * time.Second
 
 // ticket names one server-side session. Its Redis key and cipher are made once, and
-// a ticket decoded from a cookie is remembered (decodedTickets): a request then costs
-// one GET, one AES-GCM open and the session's JSON.
+// a ticket decoded from a cookie is remembered (redisBackend.decoded): a request then
+// costs one GET, one AES-GCM open and the session's JSON.
 type ticket struct {
 	id, key [32]byte
 	rkey    string
@@ -95,19 +94,26 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: redis %s: %w", ErrUnavailable, op, err)
 }
 
-// readTicket decodes the request's session cookie as a ticket. Anything else (no
-// cookie, a forged or old one, one from the cookie store) is no ticket.
-func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
-	value, ok := cookieValue(r, s.name)
-	if !ok {
-		return nil, false
-	}
+// redisBackend keeps the session in Redis, sealed with its ticket's key; the cookie
+// holds the ticket, signed and encrypted with the cookie secrets (codecs, with keys
+// of their own).
+type redisBackend struct {
+	name    string
+	expire  time.Duration
+	rdb     *redis.Client
+	codecs  []securecookie.Codec
+	decoded decodedValues[*ticket]
+}
+
+// readTicket decodes the session cookie's value as a ticket. Anything else (a forged
+// or old one, one from the cookie store) is no ticket.
+func (b *redisBackend) readTicket(value string) (*ticket, bool) {
 	now := time.Now().Unix()
-	if t, ok := s.decodedTickets.get(value, now); ok {
+	if t, ok := b.decoded.get(value, now); ok {
 		return t, true
 	}
 	var tc ticketCookie
-	if err := securecookie.DecodeMulti(s.name, value, &tc, s.tickets...); err != nil {
+	if err := securecookie.DecodeMulti(b.name, value, &tc, b.codecs...); err != nil {
 		return nil, false
 	}
 	t := &ticket{}
@@ -120,22 +126,22 @@ func (s *Store) readTicket(r *http.Request) (*ticket, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if stamp, ok := cookieTimestamp(value); ok && s.expire > 0 {
+	if stamp, ok := cookieTimestamp(value); ok && b.expire > 0 {
 		// The codec refuses a cookie once now > stamp + MaxAge. The session's own end
 		// is in Redis, checked on every Load.
-		s.decodedTickets.put(value, t, stamp+int64(s.expire/time.Second)+1)
+		b.decoded.put(value, t, stamp+int64(b.expire/time.Second)+1)
 	}
 	return t, true
 }
 
-func (s *Store) loadServer(r *http.Request) (Session, bool, error) {
-	t, ok := s.readTicket(r)
+func (b *redisBackend) load(ctx context.Context, value string) (Session, bool, error) {
+	t, ok := b.readTicket(value)
 	if !ok {
-		return Session{}, false, nil // no Redis call for a request without a ticket
+		return Session{}, false, nil // no Redis call for a cookie that is no ticket
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), redisTimeout)
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
-	sealed, err := s.rdb.Get(ctx, t.rkey).Bytes()
+	sealed, err := b.rdb.Get(ctx, t.rkey).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return Session{}, false, nil // signed out, or expired
 	}
@@ -150,81 +156,71 @@ func (s *Store) loadServer(r *http.Request) (Session, bool, error) {
 	return sess, true, nil
 }
 
-func (s *Store) saveServer(ctx context.Context, w http.ResponseWriter, sess Session, secure bool) error {
+// save writes the session under its ticket (a new one for a session from Start) and
+// returns the ticket as the cookie. A session already over is deleted, and the
+// cookie expired, as the cookie store does.
+func (b *redisBackend) save(ctx context.Context, sess Session) (string, time.Duration, error) {
 	ttl := time.Until(time.Unix(sess.Expires, 0))
 	if ttl <= 0 {
-		// Already over: like the cookie store, this deletes it.
 		if sess.ticket != nil {
-			if err := s.del(ctx, sess.ticket); err != nil {
-				return err
+			if err := b.del(ctx, sess.ticket); err != nil {
+				return "", 0, err
 			}
 		}
-		http.SetCookie(w, s.cookie(s.name, "", -1, secure))
-		return nil
+		return "", -1, nil
 	}
 	t, rewrite := sess.ticket, sess.ticket != nil
 	if !rewrite {
 		t = newTicket()
 	}
-	value, err := securecookie.EncodeMulti(s.name, ticketCookie{ID: t.id[:], Key: t.key[:]}, s.tickets...)
+	value, err := securecookie.EncodeMulti(b.name, ticketCookie{ID: t.id[:], Key: t.key[:]}, b.codecs...)
 	if err != nil {
-		return fmt.Errorf("session: encode ticket: %w", err)
+		return "", 0, fmt.Errorf("session: encode ticket: %w", err)
 	}
 	sealed, err := t.seal(sess)
 	if err != nil {
-		return fmt.Errorf("session: seal: %w", err)
+		return "", 0, fmt.Errorf("session: seal: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
 	if rewrite {
 		// XX: only if it still exists, so a refresh racing a sign-out does not
 		// bring the session back.
-		stored, err := s.rdb.SetXX(ctx, t.rkey, sealed, ttl).Result()
+		stored, err := b.rdb.SetXX(ctx, t.rkey, sealed, ttl).Result()
 		if err != nil {
-			return unavailable("SET", err)
+			return "", 0, unavailable("SET", err)
 		}
 		if !stored {
-			return ErrEnded
+			return "", 0, ErrEnded
 		}
-	} else if err := s.rdb.Set(ctx, t.rkey, sealed, ttl).Err(); err != nil {
-		return unavailable("SET", err)
+	} else if err := b.rdb.Set(ctx, t.rkey, sealed, ttl).Err(); err != nil {
+		return "", 0, unavailable("SET", err)
 	}
-	http.SetCookie(w, s.cookie(s.name, value, ttl, secure))
-	return nil
+	return value, ttl, nil
 }
 
-// Revoke deletes the server-side session the request's cookie names, if any, and
-// leaves the cookie alone. A login calls it before saving the new session, so a
-// session planted in the browser beforehand (fixation) or left over ends there.
-// Without Redis there is nothing to delete.
-func (s *Store) Revoke(ctx context.Context, r *http.Request) error {
-	if s.rdb == nil {
-		return nil
-	}
-	t, ok := s.readTicket(r)
+func (b *redisBackend) revoke(ctx context.Context, value string) error {
+	t, ok := b.readTicket(value)
 	if !ok {
 		return nil
 	}
-	return s.del(ctx, t)
+	return b.del(ctx, t)
 }
 
-func (s *Store) del(ctx context.Context, t *ticket) error {
+func (b *redisBackend) del(ctx context.Context, t *ticket) error {
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
-	if err := s.rdb.Del(ctx, t.rkey).Err(); err != nil {
+	if err := b.rdb.Del(ctx, t.rkey).Err(); err != nil {
 		return unavailable("DEL", err)
 	}
 	return nil
 }
 
-// Ready reports whether the store can answer: a PING with Redis, always with cookies.
-func (s *Store) Ready(ctx context.Context) error {
-	if s.rdb == nil {
-		return nil
-	}
+// ready PINGs Redis.
+func (b *redisBackend) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
 	defer cancel()
-	if err := s.rdb.Ping(ctx).Err(); err != nil {
+	if err := b.rdb.Ping(ctx).Err(); err != nil {
 		return unavailable("PING", err)
 	}
 	return nil

@@ -30,14 +30,15 @@ func TestRedisTicketNeedsItsKey(t *testing.T) {
 		r.AddCookie(&http.Cookie{Name: "_hubgate", Value: value})
 		return r
 	}
-	tk, ok := s.readTicket(withCookie(good.Value))
+	rb := s.backend.(*redisBackend)
+	tk, ok := rb.readTicket(good.Value)
 	if !ok {
 		t.Fatal("the saved ticket does not decode")
 	}
 
 	wrong := *tk
 	wrong.key[0] ^= 1
-	value, err := securecookie.EncodeMulti(s.name, ticketCookie{ID: wrong.id[:], Key: wrong.key[:]}, s.tickets...)
+	value, err := securecookie.EncodeMulti(s.name, ticketCookie{ID: wrong.id[:], Key: wrong.key[:]}, rb.codecs...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestRedisTicketNeedsItsKey(t *testing.T) {
 		t.Errorf("wrong key: %+v, %v, %v; want no session", sess, ok, err)
 	}
 
-	short, err := securecookie.EncodeMulti(s.name, ticketCookie{ID: tk.id[:16], Key: tk.key[:]}, s.tickets...)
+	short, err := securecookie.EncodeMulti(s.name, ticketCookie{ID: tk.id[:16], Key: tk.key[:]}, rb.codecs...)
 	if err != nil {
 		t.Fatal(err)
 	}

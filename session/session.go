@@ -1,7 +1,9 @@
 // Package session keeps hubgate's browser state: the session (the user's access
 // token) and the short-lived login state (OAuth state, PKCE), in signed, encrypted
 // cookies. With Redis the session itself lives server-side and its cookie holds only
-// a ticket to it (redis.go); the login state stays a cookie either way.
+// a ticket to it. Store keeps what both share; where the session itself is kept is
+// a backend, chosen once in NewStore: cookie.go or redis.go. The login state stays a
+// cookie either way.
 package session
 
 import (
@@ -10,16 +12,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -81,17 +79,31 @@ type Options struct {
 }
 
 // Store reads and writes hubgate's sessions (in cookies, or in Redis) and login state.
+// What both stores share lives here: the cookies' names and attributes, the login
+// state and the session's lifetime. Where the session itself is kept is the backend,
+// chosen once in NewStore.
 type Store struct {
 	name, path string
 	secure     func(*http.Request) bool
 	expire     time.Duration
-	session    []securecookie.Codec
 	login      []securecookie.Codec
-	decoded    decodedSessions // cookie store only
+	backend    backend
+}
 
-	rdb            *redis.Client        // nil: sessions live in the cookie
-	tickets        []securecookie.Codec // the session cookie's codecs with Redis
-	decodedTickets decodedValues[*ticket]
+// backend keeps the session itself, given the session cookie's value: in the cookie
+// (cookieBackend, cookie.go) or in Redis, the cookie holding a ticket to it
+// (redisBackend, redis.go).
+type backend interface {
+	// load returns the session the cookie value names. A value that does not decode
+	// is no session; the error is for a store that cannot answer (ErrUnavailable).
+	load(ctx context.Context, value string) (Session, bool, error)
+	// save stores sess and returns the session cookie's new value and lifetime
+	// (negative: expire the cookie).
+	save(ctx context.Context, sess Session) (value string, maxAge time.Duration, err error)
+	// revoke ends the server-side session the cookie value names, if there is one.
+	revoke(ctx context.Context, value string) error
+	// ready reports whether the store can answer.
+	ready(ctx context.Context) error
 }
 
 // NewStore derives an HMAC-SHA256 key and an AES-256 key from each secret. Keeping a
@@ -100,18 +112,24 @@ func NewStore(o Options) (*Store, error) {
 	if len(o.Secrets) == 0 {
 		return nil, errors.New("session: no cookie secret")
 	}
-	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, rdb: o.Redis, secure: o.Secure}
+	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, secure: o.Secure}
 	if s.secure == nil {
 		s.secure = func(*http.Request) bool { return false }
 	}
+	var sessions, tickets []securecookie.Codec
 	for _, secret := range o.Secrets {
 		key := func(purpose string) []byte { return seal.DeriveKey([]byte(secret), nil, purpose) }
 		hashKey, blockKey := key("hubgate cookie hmac"), key("hubgate cookie aes")
-		s.session = append(s.session, codec(hashKey, blockKey, o.Expire))
+		sessions = append(sessions, codec(hashKey, blockKey, o.Expire))
 		s.login = append(s.login, codec(hashKey, blockKey, LoginMaxAge))
 		// Tickets get keys of their own, so a cookie from one store is never read by
 		// the other when an operator switches session_store: it is simply no session.
-		s.tickets = append(s.tickets, codec(key("hubgate ticket hmac"), key("hubgate ticket aes"), o.Expire))
+		tickets = append(tickets, codec(key("hubgate ticket hmac"), key("hubgate ticket aes"), o.Expire))
+	}
+	if o.Redis != nil {
+		s.backend = &redisBackend{name: o.Name, expire: o.Expire, rdb: o.Redis, codecs: tickets}
+	} else {
+		s.backend = &cookieBackend{name: o.Name, expire: o.Expire, codecs: sessions}
 	}
 	return s, nil
 }
@@ -140,109 +158,11 @@ var ErrEnded = errors.New("session: ended meanwhile")
 // expired, is simply no session: the user logs in again, never a 500. The error is
 // for a store that cannot answer (ErrUnavailable), never for a bad cookie.
 func (s *Store) Load(r *http.Request) (Session, bool, error) {
-	if s.rdb != nil {
-		return s.loadServer(r)
-	}
 	value, ok := cookieValue(r, s.name)
 	if !ok {
-		return Session{}, false, nil
+		return Session{}, false, nil // nor a Redis call
 	}
-	now := time.Now().Unix()
-	if sess, ok := s.decoded.get(value, now); ok {
-		return sess, true, nil
-	}
-	var sess Session
-	if err := securecookie.DecodeMulti(s.name, value, &sess, s.session...); err != nil {
-		return Session{}, false, nil
-	}
-	if sess.AccessToken == "" || now >= sess.Expires {
-		return Session{}, false, nil
-	}
-	if stamp, ok := cookieTimestamp(value); ok {
-		until := sess.Expires
-		if s.expire > 0 {
-			// The codec refuses a cookie once now > stamp + MaxAge.
-			until = min(until, stamp+int64(s.expire/time.Second)+1)
-		}
-		s.decoded.put(value, sess, until)
-	}
-	return sess, true, nil
-}
-
-// decodedValues remembers cookie values that verified and decrypted, and what they
-// held, so that a browser's every request does not pay for the HMAC, AES and JSON of
-// its cookie again (about 10 µs and 20 allocations each). Only values that decoded
-// are kept, keyed by the exact value, and each one only until the moment Load would
-// refuse it: the session's end or the codec's MaxAge, whichever is first. A forged
-// value is never remembered, so it is checked in full every time. The cookie store
-// keeps sessions here; the Redis store keeps tickets (the session itself is read
-// from Redis every time).
-type decodedValues[T any] struct {
-	m sync.Map // cookie value → decodedValue[T]
-	n atomic.Int64
-}
-
-type decodedValue[T any] struct {
-	v     T
-	until int64 // unix seconds: no longer valid from then on
-}
-
-// decodedSessions is the cookie store's cache.
-type decodedSessions = decodedValues[Session]
-
-// maxDecodedSessions bounds the memory: a few hundred bytes per entry.
-const maxDecodedSessions = 4096
-
-func (d *decodedValues[T]) get(value string, now int64) (T, bool) {
-	var zero T
-	v, ok := d.m.Load(value)
-	if !ok {
-		return zero, false
-	}
-	e := v.(decodedValue[T])
-	if now >= e.until {
-		if d.m.CompareAndDelete(value, v) {
-			d.n.Add(-1)
-		}
-		return zero, false
-	}
-	return e.v, true
-}
-
-func (d *decodedValues[T]) put(value string, v T, until int64) {
-	if _, loaded := d.m.LoadOrStore(value, decodedValue[T]{v: v, until: until}); loaded {
-		return
-	}
-	if d.n.Add(1) <= maxDecodedSessions {
-		return
-	}
-	// Full: drop some other entry (sync.Map ranges from a random point).
-	d.m.Range(func(k, _ any) bool {
-		if k.(string) == value {
-			return true
-		}
-		if _, deleted := d.m.LoadAndDelete(k); deleted {
-			d.n.Add(-1)
-		}
-		return false
-	})
-}
-
-// cookieTimestamp reads the creation time securecookie puts at the front of a value:
-// base64("<unix seconds>|<payload>|<mac>").
-func cookieTimestamp(value string) (int64, bool) {
-	n := min(len(value), 32) &^ 3 // whole base64 quanta: 24 bytes, room for any timestamp
-	var buf [24]byte
-	k, err := base64.URLEncoding.Decode(buf[:], []byte(value[:n]))
-	if err != nil {
-		return 0, false
-	}
-	stamp, _, ok := strings.Cut(string(buf[:k]), "|")
-	if !ok {
-		return 0, false
-	}
-	t, err := strconv.ParseInt(stamp, 10, 64)
-	return t, err == nil
+	return s.backend.load(r.Context(), value)
 }
 
 // Start makes a session for a fresh token. The session ends with the token or after
@@ -268,17 +188,15 @@ func (s *Store) Continue(prev Session, tok *oauth2.Token) Session {
 
 // Save writes the session cookie and, with Redis, the session itself: a session from
 // Start gets a new ticket, one from Load or Continue rewrites its entry (ErrEnded if
-// that was deleted meanwhile).
+// that was deleted meanwhile). A session already over expires the cookie (and, with
+// Redis, deletes the entry).
 func (s *Store) Save(ctx context.Context, w http.ResponseWriter, r *http.Request, sess Session) error {
 	secure := s.secure(r)
-	if s.rdb != nil {
-		return s.saveServer(ctx, w, sess, secure)
-	}
-	value, err := securecookie.EncodeMulti(s.name, sess, s.session...)
+	value, maxAge, err := s.backend.save(ctx, sess)
 	if err != nil {
-		return fmt.Errorf("session: encode: %w", err)
+		return err
 	}
-	http.SetCookie(w, s.cookie(s.name, value, time.Until(time.Unix(sess.Expires, 0)), secure))
+	http.SetCookie(w, s.cookie(s.name, value, maxAge, secure))
 	return nil
 }
 
@@ -293,6 +211,21 @@ func (s *Store) Clear(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	http.SetCookie(w, s.cookie(s.name, "", -1, s.secure(r)))
 	return nil
 }
+
+// Revoke deletes the server-side session the request's cookie names, if any, and
+// leaves the cookie alone. A login calls it before saving the new session, so a
+// session planted in the browser beforehand (fixation) or left over ends there.
+// Without Redis there is nothing to delete.
+func (s *Store) Revoke(ctx context.Context, r *http.Request) error {
+	value, ok := cookieValue(r, s.name)
+	if !ok {
+		return nil
+	}
+	return s.backend.revoke(ctx, value)
+}
+
+// Ready reports whether the store can answer: a PING with Redis, always with cookies.
+func (s *Store) Ready(ctx context.Context) error { return s.backend.ready(ctx) }
 
 // NewLogin makes fresh login state: a 256-bit state and a PKCE verifier.
 func NewLogin(redirect string) Login {

@@ -164,8 +164,9 @@ urlpatterns = [
 ]
 `
 
-// djangoViewsPy is the userdata view of DOT's tutorial pattern (PROTOCOLS.md
-// 2.6): the token owner as JSON, behind DOT's protected_resource decorator.
+// djangoViewsPy is a userdata view like examples/django/userdata_view.py: the token
+// owner as JSON, behind DOT's protected_resource decorator (docs/peers.md,
+// "Identity view").
 const djangoViewsPy = `from django.http import JsonResponse
 from oauth2_provider.decorators import protected_resource
 

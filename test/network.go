@@ -5,52 +5,28 @@ package integration
 import (
 	"crypto/rand"
 	"fmt"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/hubgate/hubgate/internal/freeport"
 )
 
 // loopback is the only address anything in this suite binds to.
 const loopback = "127.0.0.1"
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago and that no
-// other caller in this test binary got. It picks below the kernel's ephemeral range
-// (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default), where ports
-// from ":0" and the local ends of outgoing connections come from: a port handed out
-// there could be taken by either before its server binds it (CI saw hubgate's listen
-// port handed out again as a Hub port, and taken by another test's server).
+// freePort returns a free loopback port that no other caller in this test binary
+// got (freeport.Port: below the kernel's ephemeral range, checked by binding).
 func freePort(t testing.TB) int {
 	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 1000 {
-		port := freePortLow + mrand.IntN(freePortHigh-freePortLow)
-		if handedOut.ports[port] {
-			continue
-		}
-		l, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(port)))
-		if err != nil {
-			continue // in use
-		}
-		l.Close()
-		handedOut.ports[port] = true
-		return port
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no free port in %d-%d after 1000 tries", freePortLow, freePortHigh)
-	return 0
+	return port
 }
-
-// The range freePort picks from, and what it has handed out.
-const freePortLow, freePortHigh = 20000, 32000
-
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 // freeAddr returns "127.0.0.1:PORT" for a free port.
 func freeAddr(t testing.TB) string {

@@ -1,5 +1,6 @@
-# The userdata view hubgate reads (the pattern of "Integrating JupyterHub with Django
-# using OAuth"). Route it in urls.py: path("userdata/", userdata).
+# The userdata view hubgate reads: the token's owner as JSON, behind DOT's
+# protected_resource (docs/peers.md, django-oauth-toolkit, "Identity view").
+# Route it in urls.py: path("userdata/", userdata).
 from django.http import JsonResponse
 from oauth2_provider.decorators import protected_resource
 

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hubgate/hubgate/internal/freeport"
 )
 
 // Server is one redis-server process.
@@ -33,12 +35,10 @@ type Server struct {
 // without redis-server fails the test: `make deps` installs it.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s := &Server{Addr: addr, t: t}
 	s.Restart()
 	t.Cleanup(s.Stop)
@@ -49,12 +49,10 @@ func Start(t testing.TB) *Server {
 // certificate and key (PEM files).
 func StartTLS(t testing.TB, certFile, keyFile string) *Server {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	s := &Server{Addr: addr, t: t, certFile: certFile, keyFile: keyFile}
 	s.Restart()
 	t.Cleanup(s.Stop)
@@ -162,12 +160,10 @@ func (s *Server) String() string { return fmt.Sprintf("redis-server at %s", s.Ad
 // master called name, for the test; it returns the sentinel's address.
 func (s *Server) StartSentinel(name string) string {
 	s.t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	_, port, _ := net.SplitHostPort(addr)
 	_, masterPort, _ := net.SplitHostPort(s.Addr)
 	dir := s.t.TempDir()
