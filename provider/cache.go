@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hubgate/hubgate/internal/seal"
+	"github.com/hubgate/hubgate/lease"
 )
 
 // InvalidTTL is how long a rejected token stays rejected without asking again: long
@@ -71,7 +72,7 @@ type Cache struct {
 	invalid    *expirable.LRU[[sha256.Size]byte, time.Time] // when the provider said so
 	flight     singleflight.Group
 	slots      chan struct{}
-	shared     *tier // nil without Redis
+	shared     *lease.Shared // nil without Redis
 	invalidTTL time.Duration
 }
 
@@ -87,7 +88,7 @@ func NewCacheWith(p Looker, o CacheOptions) *Cache {
 	}
 	c := &Cache{lookup: p.Lookup, o: o, slots: make(chan struct{}, o.MaxInFlight), invalidTTL: min(InvalidTTL, o.TTL)}
 	if o.Store == "redis" {
-		c.shared = newTier(o.Redis, o.Logger, "Redis unavailable, using the in-process identity cache only", 0)
+		c.shared = lease.New(o.Redis, o.Logger, "Redis unavailable, using the in-process identity cache only", 0)
 	}
 	onEvict := func([sha256.Size]byte, entry) {
 		if c.o.OnEvict != nil {
@@ -178,7 +179,7 @@ func (c *Cache) fetch(ctx context.Context, key [sha256.Size]byte, token string) 
 	// One caller giving up must not fail the others waiting on this call.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.Timeout)
 	defer cancel()
-	if c.shared.up() {
+	if c.shared.Up() {
 		if a, done, err := c.fetchShared(callCtx, key, token); done {
 			return a, err
 		}
@@ -232,18 +233,16 @@ func sharedKeys(key [sha256.Size]byte) (val, lock string) {
 // when Redis failed and the caller is on its own.
 func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token string) (a answer, done bool, err error) {
 	valKey, lockKey := sharedKeys(key)
-	id := lockID()
-	val, held, err := c.shared.claim(ctx, valKey, lockKey, id)
+	val, l, err := c.shared.Claim(ctx, valKey, lockKey)
 	switch {
-	case errors.Is(err, errWaitTimeout):
+	case errors.Is(err, lease.ErrWaitTimeout):
 		return answer{}, true, &UnavailableError{Err: err}
 	case err != nil:
-		c.shared.failed(err)
+		c.shared.Failed(err)
 		return answer{}, false, nil
-	case !held:
+	case l == nil:
 		return c.fromShared(key, token, valKey, val)
 	}
-	l := c.shared.keep(lockKey, id)
 	u, fetched, err := c.call(ctx, key, token)
 	se := sharedEntry{Fetched: fetched.UnixMilli()}
 	ttl := time.Duration(0)
@@ -259,7 +258,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	if ttl > 0 { // an unavailable provider stores nothing: the waiters try themselves
 		val = sealJSON(c.identityBox(token), valKey, se)
 	}
-	l.release(valKey, val, ttl, false)
+	l.Release(valKey, val, ttl, false)
 	return answer{user: u}, true, err
 }
 
@@ -302,13 +301,9 @@ func (c *Cache) Forget(token string) {
 	key := sha256.Sum256([]byte(token))
 	c.users.Remove(key)
 	c.invalid.Remove(key)
-	if c.shared.up() {
+	if c.shared.Up() {
 		valKey, _ := sharedKeys(key)
-		ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
-		defer cancel()
-		if err := c.shared.rdb.Del(ctx, valKey).Err(); err != nil {
-			c.shared.failed(err)
-		}
+		c.shared.Delete(valKey)
 	}
 }
 

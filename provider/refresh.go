@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hubgate/hubgate/internal/seal"
+	"github.com/hubgate/hubgate/lease"
 )
 
 // refreshedTTL keeps a refresh's result for requests that still carry the old
@@ -46,7 +47,7 @@ type Refresher struct {
 	timeout time.Duration
 	flight  singleflight.Group
 	recent  *expirable.LRU[[sha256.Size]byte, *oauth2.Token]
-	shared  *tier // nil without Redis
+	shared  *lease.Shared // nil without Redis
 }
 
 // NewRefresher returns a Refresher for p, within this process only.
@@ -60,7 +61,7 @@ func NewRefresherWith(p Provider, o RefresherOptions) *Refresher {
 		p:       p,
 		timeout: o.Timeout,
 		recent:  expirable.NewLRU[[sha256.Size]byte, *oauth2.Token](10000, nil, refreshedTTL),
-		shared:  newTier(o.Redis, o.Logger, "Redis unavailable, refreshing sessions without the other replicas", o.Lease),
+		shared:  lease.New(o.Redis, o.Logger, "Redis unavailable, refreshing sessions without the other replicas", o.Lease),
 	}
 }
 
@@ -76,7 +77,7 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 		}
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		if r.shared.up() {
+		if r.shared.Up() {
 			if tok, done, err := r.refreshShared(callCtx, key, refreshToken); done {
 				return tok, err
 			}
@@ -110,15 +111,14 @@ func (r *Refresher) refresh(ctx context.Context, key [sha256.Size]byte, refreshT
 func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, refreshToken string) (tok *oauth2.Token, done bool, err error) {
 	h := hex.EncodeToString(key[:])
 	valKey, lockKey := "hubgate:refreshed:"+h, "hubgate:refresh-lock:"+h
-	id := lockID()
-	val, held, err := r.shared.claim(ctx, valKey, lockKey, id)
+	val, l, err := r.shared.Claim(ctx, valKey, lockKey)
 	switch {
-	case errors.Is(err, errWaitTimeout):
+	case errors.Is(err, lease.ErrWaitTimeout):
 		return nil, true, &UnavailableError{Err: err}
 	case err != nil:
-		r.shared.failed(err)
+		r.shared.Failed(err)
 		return nil, false, nil
-	case !held:
+	case l == nil:
 		sr, err := openRefreshed(refreshToken, valKey, val)
 		if err != nil {
 			return nil, false, nil // not ours to read: refresh here
@@ -130,7 +130,6 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 		r.recent.Add(key, tok)
 		return tok, true, nil
 	}
-	l := r.shared.keep(lockKey, id)
 	tok, err = r.refresh(ctx, key, refreshToken)
 	var sr sharedRefresh
 	ttl := time.Duration(0)
@@ -148,7 +147,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 	if ttl > 0 {
 		sealed = sealRefreshed(refreshToken, valKey, sr)
 	}
-	if now := l.release(valKey, sealed, ttl, sr.Refused); sr.Refused && now != "" && now != sealed {
+	if now := l.Release(valKey, sealed, ttl, sr.Refused); sr.Refused && now != "" && now != sealed {
 		if other, err := openRefreshed(refreshToken, valKey, now); err == nil && !other.Refused {
 			tok = other.token()
 			r.recent.Add(key, tok)
