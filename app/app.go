@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
@@ -87,10 +88,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		return nil, fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
 	}
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
-	var sessionRedis *redis.Client // nil: sessions live in the cookie
-	if cfg.SessionStore == "redis" {
-		sessionRedis = a.rdb
-	}
+	sessionRedis := storeRedis(cfg.SessionStore == "redis", a.rdb) // nil: sessions live in the cookie
 	browsers := browserTrust(cfg)
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
@@ -121,7 +119,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	o := proxyOptions(cfg)
 	o.Logger, o.Metrics, o.Trust = log, m, browsers
 	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
-	o.Cache = provider.NewCacheWith(idp, provider.CacheOptions{
+	o.Cache = identity.NewCacheWith(idp, identity.CacheOptions{
 		Size:         cfg.CacheSize,
 		TTL:          cfg.CacheTTL,
 		Timeout:      cfg.ProviderTimeout,
@@ -129,14 +127,13 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		MaxInFlight:  cfg.ProviderMaxInFlight,
 		Observe:      m.CacheLookup,
 		OnEvict:      m.Eviction,
-		Store:        cfg.CacheStore, // "redis": Redis behind the in-process cache
-		Redis:        a.rdb,
+		Redis:        storeRedis(cfg.CacheStore == "redis", a.rdb), // nil: this process only
 		Logger:       log,
 		Secret:       []byte(cfg.CookieSecrets[0]),
 	})
 	// With Redis for either store, a refresh happens once across the replicas:
 	// with session_store redis they share one session.
-	o.Refresher = provider.NewRefresherWith(idp, provider.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: a.rdb, Logger: log})
+	o.Refresher = identity.NewRefresherWith(idp, identity.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: a.rdb, Logger: log})
 	return proxy.New(o), nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/trust"
@@ -168,11 +169,11 @@ func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
 	f.server = New(Options{
 		Logger:         log,
 		Provider:       f.hub,
-		Cache:          provider.NewCache(f.hub, 100, time.Minute, time.Second),
+		Cache:          identity.NewCache(f.hub, 100, time.Minute, time.Second),
 		Sessions:       store,
 		Upstream:       fwd,
 		Access:         access,
-		Refresher:      provider.NewRefresher(o.refresh, time.Second),
+		Refresher:      identity.NewRefresher(o.refresh, time.Second),
 		SkipSignInPage: true,
 		LoginService:   "JupyterHub",
 		ServicePrefix:  "/",

@@ -1,4 +1,4 @@
-package provider
+package identity
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/hubgate/hubgate/internal/seal"
 	"github.com/hubgate/hubgate/lease"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // refreshedTTL keeps a refresh's result for requests that still carry the old
@@ -43,7 +44,7 @@ type RefresherOptions struct {
 
 // Refresher refreshes each refresh token once, however many requests need it at once.
 type Refresher struct {
-	p       Provider
+	p       provider.Provider
 	timeout time.Duration
 	flight  singleflight.Group
 	recent  *expirable.LRU[[sha256.Size]byte, *oauth2.Token]
@@ -51,12 +52,12 @@ type Refresher struct {
 }
 
 // NewRefresher returns a Refresher for p, within this process only.
-func NewRefresher(p Provider, timeout time.Duration) *Refresher {
+func NewRefresher(p provider.Provider, timeout time.Duration) *Refresher {
 	return NewRefresherWith(p, RefresherOptions{Timeout: timeout})
 }
 
 // NewRefresherWith returns a Refresher for p.
-func NewRefresherWith(p Provider, o RefresherOptions) *Refresher {
+func NewRefresherWith(p provider.Provider, o RefresherOptions) *Refresher {
 	return &Refresher{
 		p:       p,
 		timeout: o.Timeout,
@@ -86,7 +87,7 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 	})
 	select {
 	case <-ctx.Done():
-		return nil, &UnavailableError{Err: ctx.Err()}
+		return nil, &provider.UnavailableError{Err: ctx.Err()}
 	case res := <-ch:
 		if res.Err != nil {
 			return nil, res.Err
@@ -114,7 +115,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 	val, l, err := r.shared.Claim(ctx, valKey, lockKey)
 	switch {
 	case errors.Is(err, lease.ErrWaitTimeout):
-		return nil, true, &UnavailableError{Err: err}
+		return nil, true, &provider.UnavailableError{Err: err}
 	case err != nil:
 		r.shared.Failed(err)
 		return nil, false, nil
@@ -124,7 +125,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 			return nil, false, nil // not ours to read: refresh here
 		}
 		if sr.Refused {
-			return nil, true, fmt.Errorf("%w: another replica's refresh was refused", ErrInvalidToken)
+			return nil, true, fmt.Errorf("%w: another replica's refresh was refused", provider.ErrInvalidToken)
 		}
 		tok := sr.token()
 		r.recent.Add(key, tok)
@@ -137,7 +138,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 	case err == nil:
 		sr = sharedRefresh{Access: tok.AccessToken, Refresh: tok.RefreshToken, Type: tok.TokenType, Expiry: tok.Expiry}
 		ttl = refreshedTTL
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, provider.ErrInvalidToken):
 		sr, ttl = sharedRefresh{Refused: true}, refusedTTL
 	}
 	// An unavailable provider stores nothing: the waiters try it themselves. A refusal
