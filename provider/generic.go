@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -153,27 +152,14 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	return data, nil
 }
 
-// doJSON sends req and decodes a JSON answer, sorting failures into ErrInvalidToken
-// (the provider does not know the token) and *UnavailableError (anything else).
+// doJSON sends req and decodes its JSON answer (readJSON). The URL stays out of a
+// transport error: it may carry the token.
 func (g *Generic) doJSON(req *http.Request, v interface{}) error {
 	resp, err := g.Client.Do(req)
 	if err != nil {
 		return &UnavailableError{Err: redactURL(err)}
 	}
-	defer resp.Body.Close()
-	body := io.LimitReader(resp.Body, 1<<20)
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		io.Copy(io.Discard, body)
-		return ErrInvalidToken
-	case resp.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, body)
-		return &UnavailableError{Err: fmt.Errorf("%s %s: HTTP %d", req.Method, req.URL.Path, resp.StatusCode)}
-	}
-	if err := json.NewDecoder(body).Decode(v); err != nil {
-		return &UnavailableError{Err: fmt.Errorf("%s %s: bad JSON: %v", req.Method, req.URL.Path, err)}
-	}
-	return nil
+	return readJSON(resp, req.Method+" "+req.URL.Path, v)
 }
 
 // redactURL drops the URL from a client error: with userdata_token_method url it

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -62,8 +61,7 @@ func githubMember(ctx context.Context, client *http.Client, api, org, user, toke
 	if err != nil {
 		return false, &UnavailableError{Err: redactURL(err)}
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	drain(resp)
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return true, nil

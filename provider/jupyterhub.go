@@ -3,9 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -75,18 +73,9 @@ func (h *JupyterHub) Lookup(ctx context.Context, token string) (*User, error) {
 	if err != nil {
 		return nil, &UnavailableError{Err: err}
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, ErrInvalidToken
-	case resp.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: HTTP %d", resp.StatusCode)}
-	}
 	var u hubUser
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&u); err != nil {
-		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: bad JSON: %w", err)}
+	if err := readJSON(resp, "GET /user", &u); err != nil {
+		return nil, err
 	}
 	if u.Name == "" {
 		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: no name in the answer")}
@@ -112,8 +101,7 @@ func (h *JupyterHub) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	drain(resp)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("hub API answered HTTP %d", resp.StatusCode)
 	}
