@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hubgate/hubgate/provider"
 )
 
 // Config is hubgate's whole configuration, validated. main builds it once and passes
@@ -103,7 +105,7 @@ type OAuth struct {
 	UserdataURL          string
 	UserdataMethod       string // GET or POST
 	UserdataParams       map[string]string
-	UserdataTokenMethod  string // header or url
+	UserdataTokenMethod  provider.TokenMethod
 	IntrospectURL        string
 	UsernameKey          string
 	GroupsKey            string
@@ -112,7 +114,7 @@ type OAuth struct {
 	Scopes               []string
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
-	ClientAuth           string // auto, header or params
+	ClientAuth           provider.ClientAuth
 }
 
 // Redis is where session_store/cache_store redis keep shared state.
@@ -180,7 +182,7 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 			UserdataURL:          str("userdata_url"),
 			UserdataMethod:       strings.ToUpper(str("userdata_method")),
 			UserdataParams:       maps["userdata_params"],
-			UserdataTokenMethod:  str("userdata_token_method"),
+			UserdataTokenMethod:  provider.TokenMethod(str("userdata_token_method")), // checked in normalizeProvider
 			IntrospectURL:        str("introspect_url"),
 			UsernameKey:          str("username_key"),
 			GroupsKey:            str("groups_key"),
@@ -189,7 +191,7 @@ func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 			Scopes:               list("scope"),
 			TokenParams:          maps["token_params"],
 			ExtraAuthorizeParams: maps["extra_authorize_params"],
-			ClientAuth:           str("client_auth"),
+			ClientAuth:           provider.ClientAuth(str("client_auth")), // checked in normalizeProvider
 		},
 		LoginService:        str("login_service"),
 		SkipSignInPage:      c.Bool(flagName("skip_sign_in_page")),

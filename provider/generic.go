@@ -23,7 +23,7 @@ type GenericOptions struct {
 	UserdataURL          string // identity from this JSON, when set
 	UserdataMethod       string // GET or POST
 	UserdataParams       map[string]string
-	UserdataTokenMethod  string // header or url
+	UserdataTokenMethod  TokenMethod
 	IntrospectURL        string // else identity from RFC 7662 introspection
 	UsernameKey          string // dotted paths allowed: user.login
 	GroupsKey            string
@@ -32,7 +32,7 @@ type GenericOptions struct {
 	Scopes               []string
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
-	ClientAuth           string // auto, header or params
+	ClientAuth           ClientAuth
 	ClientID             string
 	ClientSecret         string
 	RedirectURL          string
@@ -40,6 +40,32 @@ type GenericOptions struct {
 	// Header is sent with every userdata request (GitHub wants a User-Agent).
 	Header http.Header
 }
+
+// ClientAuth is how hubgate proves itself to the token and introspection endpoints.
+type ClientAuth string
+
+const (
+	ClientAuthAuto   ClientAuth = "auto"   // Basic first, the form if refused
+	ClientAuthHeader ClientAuth = "header" // HTTP Basic
+	ClientAuthParams ClientAuth = "params" // client_id and client_secret in the form
+)
+
+// ClientAuths are the values client_auth takes.
+var ClientAuths = []ClientAuth{ClientAuthAuto, ClientAuthHeader, ClientAuthParams}
+
+// TokenMethod is how the user's token goes to the userdata URL.
+type TokenMethod string
+
+const (
+	TokenInHeader TokenMethod = "header" // Authorization: Bearer
+	TokenInURL    TokenMethod = "url"    // ?access_token=
+)
+
+// TokenMethods are the values userdata_token_method takes.
+var TokenMethods = []TokenMethod{TokenInHeader, TokenInURL}
+
+// GenericPreset is the generic provider's: only the username field has a default.
+var GenericPreset = Preset{LoginService: "OAuth 2.0", UsernameKey: "username"}
 
 // Generic is an OAuth2 provider that learns who a token belongs to from a userdata
 // URL or an introspection endpoint.
@@ -55,9 +81,9 @@ type Generic struct {
 func NewGeneric(o GenericOptions) *Generic {
 	style := oauth2.AuthStyleAutoDetect
 	switch o.ClientAuth {
-	case "header":
+	case ClientAuthHeader:
 		style = oauth2.AuthStyleInHeader
-	case "params":
+	case ClientAuthParams:
 		style = oauth2.AuthStyleInParams
 	}
 	g := &Generic{o: o, OAuth: OAuth{
@@ -119,7 +145,7 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	for k, v := range g.o.UserdataParams {
 		q.Set(k, v)
 	}
-	if g.o.UserdataTokenMethod == "url" {
+	if g.o.UserdataTokenMethod == TokenInURL {
 		q.Set("access_token", token)
 	}
 	target, body := g.o.UserdataURL, io.Reader(nil)
@@ -142,7 +168,7 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	for k, v := range g.o.Header {
 		req.Header[k] = v
 	}
-	if g.o.UserdataTokenMethod != "url" {
+	if g.o.UserdataTokenMethod != TokenInURL {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	var data map[string]interface{}
@@ -201,7 +227,7 @@ type introspection struct {
 // introspect asks the introspection endpoint about token, authenticating as the client.
 func (g *Generic) introspect(ctx context.Context, token string) (*User, error) {
 	form := url.Values{"token": {token}}
-	if g.o.ClientAuth == "params" {
+	if g.o.ClientAuth == ClientAuthParams {
 		form.Set("client_id", g.o.ClientID)
 		form.Set("client_secret", g.o.ClientSecret)
 	}
@@ -210,7 +236,7 @@ func (g *Generic) introspect(ctx context.Context, token string) (*User, error) {
 		return nil, &UnavailableError{Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if g.o.ClientAuth != "params" {
+	if g.o.ClientAuth != ClientAuthParams {
 		req.SetBasicAuth(url.QueryEscape(g.o.ClientID), url.QueryEscape(g.o.ClientSecret))
 	}
 	var in introspection

@@ -8,6 +8,25 @@ import (
 	"strings"
 )
 
+// GitHubPreset is GitHub's endpoints and fields; with organizations to check, the
+// read:org scope their membership needs. GitHub takes the client's credentials in the
+// form only.
+func GitHubPreset(orgs bool) Preset {
+	p := Preset{
+		LoginService: "GitHub",
+		AuthorizeURL: "https://github.com/login/oauth/authorize",
+		TokenURL:     "https://github.com/login/oauth/access_token",
+		UserdataURL:  "https://api.github.com/user",
+		UsernameKey:  "login",
+		EmailKey:     "email",
+		ClientAuth:   ClientAuthParams,
+	}
+	if orgs {
+		p.ExtraScopes = []string{"read:org"}
+	}
+	return p
+}
+
 // NewGitHub returns the GitHub provider: user = login; with orgs, only members of one
 // of them pass, and the organizations they are in become their groups.
 func NewGitHub(o GenericOptions, orgs []string) *Generic {

@@ -21,6 +21,9 @@ type JupyterHubOptions struct {
 	TLS          *tls.Config // for the API (internal_ssl, see HubClientTLS); nil: system defaults
 }
 
+// JupyterHubPreset is the Hub's: its endpoints come from its service environment.
+var JupyterHubPreset = Preset{LoginService: "JupyterHub"}
+
 // JupyterHub uses a Hub as OAuth2 provider (PROTOCOLS.md section 1).
 type JupyterHub struct {
 	OAuth
