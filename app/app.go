@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
@@ -153,13 +154,7 @@ func (a *App) crossOrigin() (*http.CrossOriginProtection, error) {
 // proxyOptions are the proxy's settings that come straight from cfg.
 func proxyOptions(cfg *config.Config) proxy.Options {
 	return proxy.Options{
-		Access: proxy.Access{
-			BlockedUsers:   cfg.BlockedUsers,
-			AllowedUsers:   cfg.AllowedUsers,
-			AllowedGroups:  cfg.AllowedGroups,
-			AdminUsers:     cfg.AdminUsers,
-			RequiredScopes: cfg.RequiredScopes,
-		},
+		Access:            accessRules(cfg),
 		ServicePrefix:     cfg.ServicePrefix,
 		Prefix:            cfg.Prefix,
 		RedirectURL:       cfg.RedirectURL,
@@ -171,6 +166,18 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		AuthMode:          cfg.AuthMode,
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
+	}
+}
+
+// accessRules are who may pass, for the proxy's decisions and for the scopes the
+// provider stack keeps.
+func accessRules(cfg *config.Config) access.Rules {
+	return access.Rules{
+		BlockedUsers:   cfg.BlockedUsers,
+		AllowedUsers:   cfg.AllowedUsers,
+		AllowedGroups:  cfg.AllowedGroups,
+		AdminUsers:     cfg.AdminUsers,
+		RequiredScopes: cfg.RequiredScopes,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
@@ -29,7 +30,7 @@ type Options struct {
 	Cache     *identity.Cache
 	Sessions  *session.Store
 	Upstream  http.Handler
-	Access    Access
+	Access    access.Rules
 	Refresher *identity.Refresher
 
 	ServicePrefix   string // "/" or "/services/NAME/"

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
@@ -89,7 +90,7 @@ func newBenchGate(b *testing.B) *benchGate {
 		Refresher:      identity.NewRefresher(idp, time.Second),
 		Sessions:       store,
 		Upstream:       fwd,
-		Access:         proxy.Access{RequiredScopes: []string{"access:services!service=bench"}},
+		Access:         access.Rules{RequiredScopes: []string{"access:services!service=bench"}},
 		ServicePrefix:  "/",
 		Prefix:         "/oauth2",
 		RedirectURL:    "http://gate.test/oauth2/callback",
