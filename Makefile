@@ -82,12 +82,23 @@ test: deps check unit fuzz integration
 demo: deps build whoami
 	HUBGATE_BIN=$(CURDIR)/bin/hubgate WHOAMI_BIN=$(CURDIR)/bin/whoami demo/run
 
-# Load and micro-benchmarks against a bare reverse proxy, on loopback; writes
-# bench/results/latest.md. Not run by CI; BENCH_FLAGS passes options (bin/hubgate-bench -h).
+# oauth2-proxy, measured beside hubgate by `make bench`: built once from the Go module
+# proxy into bin/ (ignored), as its release is built (CGO off, version stamped).
+OAUTH2_PROXY_VERSION := v7.15.3
+OAUTH2_PROXY := bin/oauth2-proxy-$(OAUTH2_PROXY_VERSION)/oauth2-proxy
+
+$(OAUTH2_PROXY):
+	@echo "bench: installing oauth2-proxy $(OAUTH2_PROXY_VERSION) into $(@D)"
+	@out=$$(GOBIN=$(CURDIR)/$(@D) CGO_ENABLED=0 go install -trimpath \
+		-ldflags "-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$(OAUTH2_PROXY_VERSION)" \
+		github.com/oauth2-proxy/oauth2-proxy/v7@$(OAUTH2_PROXY_VERSION) 2>&1) || { echo "$$out"; exit 1; }
+
+# Load and micro-benchmarks against a bare reverse proxy and oauth2-proxy, on loopback;
+# writes bench/results/latest.md. Not run by CI; BENCH_FLAGS passes options (bin/hubgate-bench -h).
 .PHONY: bench
-bench: deps build
+bench: deps build $(OAUTH2_PROXY)
 	CGO_ENABLED=0 go build -trimpath -o bin/hubgate-bench ./bench
-	bin/hubgate-bench -hubgate bin/hubgate -out bench/results/latest.md $(BENCH_FLAGS)
+	bin/hubgate-bench -hubgate bin/hubgate -oauth2-proxy $(OAUTH2_PROXY) -out bench/results/latest.md $(BENCH_FLAGS)
 
 clean:
 	rm -rf bin test/output test/tmp

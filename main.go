@@ -122,9 +122,13 @@ func printSecret(*cli.Context) error {
 // healthcheck probes /ping on the configured listen address: a container image has no
 // curl, so HEALTHCHECK runs hubgate itself.
 func healthcheck(c *cli.Context) error {
-	addr := c.String("listen")
+	cfg, err := config.Read(c)
+	if err != nil {
+		return err
+	}
+	addr := cfg.Listen
 	scheme := "http"
-	if c.String("tls-cert-file") != "" {
+	if cfg.TLSCertFile != "" {
 		scheme = "https"
 	}
 	transport := &http.Transport{

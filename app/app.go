@@ -89,7 +89,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		return nil, fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
 	}
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
-	sessionRedis := storeRedis(cfg.SessionStore == "redis", a.rdb) // nil: sessions live in the cookie
+	sessionRedis := storeRedis(cfg.SessionStore == config.SessionRedis, a.rdb) // nil: sessions live in the cookie
 	browsers := browserTrust(cfg)
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
@@ -128,7 +128,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		MaxInFlight:  cfg.ProviderMaxInFlight,
 		Observe:      m.CacheLookup,
 		OnEvict:      m.Eviction,
-		Redis:        storeRedis(cfg.CacheStore == "redis", a.rdb), // nil: this process only
+		Redis:        storeRedis(cfg.CacheStore == config.CacheRedis, a.rdb), // nil: this process only
 		Logger:       log,
 		Secret:       []byte(cfg.CookieSecrets[0]),
 	})

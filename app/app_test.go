@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/hubgate/hubgate/app"
 	"github.com/hubgate/hubgate/config"
@@ -132,4 +133,42 @@ func closedAddr(t *testing.T) string {
 	}
 	ln.Close()
 	return ln.Addr().String()
+}
+
+// The cross-origin check is on by default, lets trusted_origins in, and turned off
+// says so at start.
+func TestCrossOriginWiring(t *testing.T) {
+	hub := fakeHub(t)
+	post := func(a *app.App, origin string) int {
+		r := httptest.NewRequest("POST", "https://127.0.0.1/app", strings.NewReader("x=1"))
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.Header.Set("Origin", origin)
+		w := httptest.NewRecorder()
+		a.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := post(newApp(t, hub.URL), "https://app.example.org"); code != http.StatusForbidden {
+		t.Errorf("default: cross-site POST got %d, want 403", code)
+	}
+	if code := post(newApp(t, hub.URL, "--trusted-origins", "https://app.example.org"), "https://app.example.org"); code != http.StatusUnauthorized {
+		t.Errorf("trusted origin: %d, want 401 (on to the login check)", code)
+	}
+	cfg, err := config.Parse([]string{"--upstream", "http://127.0.0.1:9", "--hub-url", hub.URL,
+		"--client-id", "service-gate", "--client-secret", "secret-token", "--redirect-url", "https://127.0.0.1/oauth2/callback",
+		"--cookie-secret", strings.Repeat("k", 32), "--cross-origin-protection=false"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	off, err := app.New(cfg, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer off.Close()
+	if code := post(off, "https://evil.example"); code != http.StatusUnauthorized {
+		t.Errorf("cross_origin_protection false: %d, want 401", code)
+	}
+	if logs.FilterMessageSnippet("cross_origin_protection is off").Len() != 1 {
+		t.Errorf("no warning at start with the check off: %v", logs.All())
+	}
 }

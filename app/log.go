@@ -14,7 +14,7 @@ import (
 // NewLogger builds the logger cfg's log_format and log_level ask for, writing to
 // stderr; stop flushes what it buffered and ends its writer.
 func NewLogger(cfg *config.Config) (log *zap.Logger, stop func(), err error) {
-	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	lvl, err := zapcore.ParseLevel(string(cfg.LogLevel))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -35,8 +35,8 @@ func NewLogger(cfg *config.Config) (log *zap.Logger, stop func(), err error) {
 	return log, func() { log.Sync(); sink.Stop() }, nil
 }
 
-func newEncoder(format string) zapcore.Encoder {
-	if format == "console" {
+func newEncoder(format config.LogFormat) zapcore.Encoder {
+	if format == config.LogConsole {
 		return zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 	}
 	return zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())

@@ -16,7 +16,8 @@ import (
 // fakeHub plays the JupyterHub endpoints hubgate uses: the OAuth authorize and token
 // endpoints, GET /hub/api/user (with a configurable latency, counting calls per
 // token), the API root for /ready, and token creation. Every token starting with
-// "tok-" is valid.
+// "tok-" is valid. Under /github/ it also answers the GitHub API calls that
+// oauth2-proxy's github provider makes once at login (see github).
 type fakeHub struct {
 	latency atomic.Int64 // of GET /user, in nanoseconds
 
@@ -55,6 +56,8 @@ func (h *fakeHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONReply(w, http.StatusOK, map[string]string{"version": "5.2.1"})
 	case strings.HasPrefix(p, "/hub/api/users/") && strings.HasSuffix(p, "/tokens") && r.Method == http.MethodPost:
 		writeJSONReply(w, http.StatusCreated, map[string]string{"token": "tok-api-" + randomHex(16)})
+	case strings.HasPrefix(p, "/github/"):
+		h.github(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -130,6 +133,29 @@ func (h *fakeHub) user(w http.ResponseWriter, r *http.Request) {
 		"pending":       nil,
 		"session_id":    nil,
 	})
+}
+
+// github answers, for any "tok-" token, what oauth2-proxy's github provider asks of
+// its API base (--validate-url) after redeeming a code: the user's orgs and teams
+// (none), emails (one, primary and verified) and login, and the root itself. oauth2-proxy uses the same
+// authorize and token endpoints as hubgate, so both log in through the same Hub.
+func (h *fakeHub) github(w http.ResponseWriter, r *http.Request) {
+	if _, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); !strings.HasPrefix(token, "tok-") {
+		writeJSONReply(w, http.StatusUnauthorized, map[string]string{"message": "Bad credentials"})
+		return
+	}
+	switch strings.TrimPrefix(r.URL.Path, "/github") {
+	case "/": // the API root, where it checks the token once after redeeming it
+		writeJSONReply(w, http.StatusOK, map[string]string{})
+	case "/user":
+		writeJSONReply(w, http.StatusOK, map[string]any{"login": "bench", "email": "bench@example.org"})
+	case "/user/emails":
+		writeJSONReply(w, http.StatusOK, []map[string]any{{"email": "bench@example.org", "primary": true, "verified": true}})
+	case "/user/orgs", "/user/teams":
+		writeJSONReply(w, http.StatusOK, []any{})
+	default:
+		http.NotFound(w, r)
+	}
 }
 
 func writeJSONReply(w http.ResponseWriter, status int, v any) {

@@ -57,6 +57,7 @@ type options struct {
 	env         multiFlag // extra environment of every hubgate started
 	phases      string
 	compare     string // a second hubgate binary, measured alongside
+	oauth2Proxy string // the oauth2-proxy binary, measured alongside
 }
 
 // phase reports whether a part of the run is selected by -phases.
@@ -113,6 +114,7 @@ func main() {
 	flag.StringVar(&o.profileOf, "profile-scenario", "cookie", "scenario to profile: cookie, token, auth or auth-token")
 	flag.StringVar(&o.phases, "phases", "all", "parts to run, comma-separated: load, steady, burst, ttl, identities, micro")
 	flag.StringVar(&o.compare, "compare", "", "a second hubgate binary (say, with a proposed change) measured in the same rounds as 'hubgate B'")
+	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "an oauth2-proxy binary measured in the same rounds (proxy and /oauth2/auth with a session cookie); `make bench` installs one")
 	flag.BoolVar(&o.redis, "redis", true, "also measure a hubgate with session_store and cache_store redis (needs redis-server)")
 	flag.Var(&o.env, "hubgate-env", "KEY=VALUE added to every hubgate's environment (repeatable), e.g. GOMEMLIMIT=64MiB")
 	flag.Parse()
@@ -377,6 +379,7 @@ type report struct {
 	microErr   error
 	microOut   string
 	hubgateVer string
+	o2pVersion string
 	loadBefore string
 	loadAfter  string
 }
@@ -511,6 +514,9 @@ func runBench(o options) error {
 		ins("auth", &scenario{key: "redis-auth", name: "hubgate /oauth2/auth 202 (Redis session)", url: rg.url + "/oauth2/auth", headers: []string{ticketH}, proc: rg, side: rds, want: 202})
 		ins("cookie", &scenario{key: "redis-cookie", name: "hubgate, Redis session", url: rg.url + "/app/", headers: []string{ticketH}, proc: rg, side: rds, want: 200})
 	}
+	if err := r.peers(rep, ins, cookie); err != nil {
+		return err
+	}
 	for _, s := range sc {
 		if err := check(s.url, s.want, s.headers...); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
@@ -584,6 +590,7 @@ func runBench(o options) error {
 		pair("CPU per request: hubgate cookie proxy / bare proxy + BufferPool", "cookie", "bare-pool", cpu)
 		pair("CPU per request: /oauth2/auth 202 (cookie) / upstream direct", "auth", "upstream", cpu)
 		pair("CPU per request: /oauth2/auth 202 (token) / upstream direct", "auth-token", "upstream", cpu)
+		peerRatios(o, pair, rps, p99, cpu)
 		if o.redis {
 			pair("Redis session proxy / cookie session proxy, throughput", "redis-cookie", "cookie", rps)
 			pair("Redis session proxy / cookie session proxy, p99", "redis-cookie", "cookie", p99)

@@ -66,15 +66,15 @@ type Config struct {
 	StaleIfError        time.Duration
 	ProviderMaxInFlight int
 	MetricsListen       string
-	SessionStore        string // cookie or redis
-	CacheStore          string // memory or redis
+	SessionStore        SessionStore
+	CacheStore          CacheStore
 	Redis               Redis
-	AuthMode            string         // request or forward
+	AuthMode            AuthMode
 	TrustedProxies      []netip.Prefix // whose X-Forwarded-* headers are believed
 	TLSCertFile         string
 	TLSKeyFile          string
-	LogFormat           string
-	LogLevel            string
+	LogFormat           LogFormat
+	LogLevel            LogLevel
 
 	// Managed is true when the JUPYTERHUB_* service environment supplied settings.
 	Managed bool
@@ -90,6 +90,39 @@ type Config struct {
 	// so a TLS connection says nothing about the browser's scheme.
 	InternalTLS bool
 }
+
+// The settings with fixed choices; config rejects any other value.
+type (
+	// AuthMode is what <prefix>/auth answers a browser that is not logged in.
+	AuthMode string
+	// SessionStore is where sessions live.
+	SessionStore string
+	// CacheStore is where user lookups are cached.
+	CacheStore string
+	// LogFormat is how log lines are written.
+	LogFormat string
+	// LogLevel is the least severe level logged.
+	LogLevel string
+)
+
+const (
+	AuthRequest AuthMode = "request" // 401, for nginx auth_request
+	AuthForward AuthMode = "forward" // a login redirect, for Traefik/Caddy forward auth
+
+	SessionCookie SessionStore = "cookie" // the whole session, encrypted, in the cookie
+	SessionRedis  SessionStore = "redis"  // an opaque ticket in the cookie, the session in Redis
+
+	CacheMemory CacheStore = "memory" // this process
+	CacheRedis  CacheStore = "redis"  // shared by replicas, memory in front
+
+	LogJSON    LogFormat = "json"
+	LogConsole LogFormat = "console"
+
+	LogDebug LogLevel = "debug"
+	LogInfo  LogLevel = "info"
+	LogWarn  LogLevel = "warn"
+	LogError LogLevel = "error"
+)
 
 // HubTLS is what a Hub with internal_ssl gives its services for the API: a client
 // certificate and the CA that signed the Hub's certificate (PEM files).
@@ -140,128 +173,21 @@ func bad(key, format string, args ...interface{}) error {
 // fills what is still unset from the JupyterHub service environment env, and validates.
 func FromCLI(c *cli.Context, env map[string]string) (*Config, error) {
 	hub := hubServiceDefaults(env)
-	str := func(key string) string {
-		if v, ok := hub.values[key]; ok && !c.IsSet(flagName(key)) {
-			return v
-		}
-		return c.String(flagName(key))
+	cfg, err := read(c, &hub.defaults)
+	if err != nil {
+		return nil, err
 	}
-	list := func(key string) []string {
-		if v, ok := hub.lists[key]; ok && !c.IsSet(flagName(key)) {
-			return v
-		}
-		return splitList(c.StringSlice(flagName(key)))
-	}
-	// Not list: the command line and the environment come split on commas already,
-	// and the values of a YAML mapping may hold commas of their own (fields: id,name).
-	pairs := func(key string) []string {
-		var out []string
-		for _, v := range c.StringSlice(flagName(key)) {
-			if v = strings.TrimSpace(v); v != "" {
-				out = append(out, v)
-			}
-		}
-		return out
-	}
-	maps := map[string]map[string]string{}
-	for _, key := range []string{"userdata_params", "token_params", "extra_authorize_params", "username_map"} {
-		m, err := parsePairs(key, pairs(key))
-		if err != nil {
-			return nil, err
-		}
-		maps[key] = m
-	}
-	cfg := &Config{
-		Listen:      str("listen"),
-		Upstream:    str("upstream"),
-		Provider:    str("provider"),
-		ProviderURL: str("provider_url"),
-		OAuth: OAuth{
-			AuthorizeURL:         str("authorize_url"),
-			TokenURL:             str("token_url"),
-			UserdataURL:          str("userdata_url"),
-			UserdataMethod:       strings.ToUpper(str("userdata_method")),
-			UserdataParams:       maps["userdata_params"],
-			UserdataTokenMethod:  provider.TokenMethod(str("userdata_token_method")), // checked in normalizeProvider
-			IntrospectURL:        str("introspect_url"),
-			UsernameKey:          str("username_key"),
-			GroupsKey:            str("groups_key"),
-			EmailKey:             str("email_key"),
-			AdminKey:             str("admin_key"),
-			Scopes:               list("scope"),
-			TokenParams:          maps["token_params"],
-			ExtraAuthorizeParams: maps["extra_authorize_params"],
-			ClientAuth:           provider.ClientAuth(str("client_auth")), // checked in normalizeProvider
-		},
-		LoginService:        str("login_service"),
-		SkipSignInPage:      c.Bool(flagName("skip_sign_in_page")),
-		BlockedUsers:        list("blocked_users"),
-		AllowedOrgs:         list("allowed_organizations"),
-		HostedDomains:       list("hosted_domain"),
-		UsernameLocal:       c.Bool(flagName("username_local_part")),
-		UsernameLower:       c.Bool(flagName("username_lowercase")),
-		UsernameMap:         maps["username_map"],
-		HubURL:              str("hub_url"),
-		HubAPIURL:           str("hub_api_url"),
-		ClientID:            str("client_id"),
-		ClientSecret:        str("client_secret"),
-		RedirectURL:         str("redirect_url"),
-		CookieSecrets:       list("cookie_secret"),
-		CookieName:          str("cookie_name"),
-		CookieExpire:        c.Duration(flagName("cookie_expire")),
-		CacheTTL:            c.Duration(flagName("cache_ttl")),
-		CacheSize:           c.Int(flagName("cache_size")),
-		AllowedUsers:        list("allowed_users"),
-		AllowedGroups:       list("allowed_groups"),
-		AdminUsers:          list("admin_users"),
-		RequiredScopes:      list("required_scopes"),
-		ServicePrefix:       str("service_prefix"),
-		Prefix:              str("prefix"),
-		PassAccessToken:     c.Bool(flagName("pass_access_token")),
-		PassHostHeader:      c.Bool(flagName("pass_host_header")),
-		HubLogout:           c.Bool(flagName("hub_logout")),
-		ProviderTimeout:     c.Duration(flagName("provider_timeout")),
-		UpstreamTimeout:     c.Duration(flagName("upstream_timeout")),
-		HeaderTimeout:       c.Duration(flagName("header_timeout")),
-		BodyIdleTimeout:     c.Duration(flagName("body_idle_timeout")),
-		SkipAuthPreflight:   c.Bool(flagName("skip_auth_preflight")),
-		CrossOrigin:         c.Bool(flagName("cross_origin_protection")),
-		TrustedOrigins:      list("trusted_origins"),
-		StaleIfError:        c.Duration(flagName("stale_if_error")),
-		ProviderMaxInFlight: c.Int(flagName("provider_max_inflight")),
-		MetricsListen:       str("metrics_listen"),
-		SessionStore:        str("session_store"),
-		CacheStore:          str("cache_store"),
-		Redis: Redis{
-			URL:            str("redis_url"),
-			SentinelAddrs:  list("redis_sentinel_addrs"),
-			SentinelMaster: str("redis_sentinel_master"),
-		},
-		AuthMode:    str("auth_mode"),
-		TLSCertFile: str("tls_cert_file"),
-		TLSKeyFile:  str("tls_key_file"),
-		LogFormat:   str("log_format"),
-		LogLevel:    str("log_level"),
-		Managed:     hub.managed,
-		HubTLS:      hub.tls,
-		InternalTLS: hub.internalTLS,
-	}
+	cfg.Managed, cfg.HubTLS, cfg.InternalTLS = hub.managed, hub.tls, hub.internalTLS
 	cfg.setCookieScope(hub)
-	routes, err := parseRoutes(list("skip_auth_routes"))
-	if err != nil {
-		return nil, err
-	}
-	cfg.SkipAuthRoutes = routes
-	trusted, err := parseProxies(list("trusted_proxies"))
-	if err != nil {
-		return nil, err
-	}
-	cfg.TrustedProxies = trusted
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
+
+// Read is what the flags, the environment and the file say, unvalidated and without
+// the JupyterHub service environment: for a command that needs a key or two.
+func Read(c *cli.Context) (*Config, error) { return read(c, &Config{}) }
 
 // Parse reads args as the hubgate command reads its flags ("--listen", ":4180", ...;
 // --config names a YAML file; HUBGATE_* variables apply), with env as the JupyterHub
@@ -310,7 +236,7 @@ type Route struct {
 	Path   *regexp.Regexp
 }
 
-func parseRoutes(specs []string) ([]Route, error) {
+func parseRoutes(key string, specs []string) ([]Route, error) {
 	var routes []Route
 	for _, spec := range specs {
 		method, expr := "", spec
@@ -319,7 +245,7 @@ func parseRoutes(specs []string) ([]Route, error) {
 		}
 		re, err := regexp.Compile(expr)
 		if err != nil {
-			return nil, bad("skip_auth_routes", "%q is not METHOD=regex or a regular expression: %v", spec, err)
+			return nil, bad(key, "%q is not METHOD=regex or a regular expression: %v", spec, err)
 		}
 		routes = append(routes, Route{Method: method, Path: re})
 	}
@@ -327,7 +253,7 @@ func parseRoutes(specs []string) ([]Route, error) {
 }
 
 // parseProxies reads addresses and CIDR ranges.
-func parseProxies(items []string) ([]netip.Prefix, error) {
+func parseProxies(key string, items []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, item := range items {
 		if p, err := netip.ParsePrefix(item); err == nil {
@@ -336,7 +262,7 @@ func parseProxies(items []string) ([]netip.Prefix, error) {
 		}
 		a, err := netip.ParseAddr(item)
 		if err != nil {
-			return nil, bad("trusted_proxies", "%q is not an IP address or CIDR range", item)
+			return nil, bad(key, "%q is not an IP address or CIDR range", item)
 		}
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
@@ -358,8 +284,7 @@ func splitList(in []string) []string {
 
 type hubEnv struct {
 	managed     bool
-	values      map[string]string
-	lists       map[string][]string
+	defaults    Config // the keys the Hub's environment sets
 	scheme      string // of JUPYTERHUB_PUBLIC_URL
 	hostPrefix  bool   // JUPYTERHUB_COOKIE_HOST_PREFIX_ENABLED
 	tls         HubTLS
@@ -367,41 +292,39 @@ type hubEnv struct {
 }
 
 // hubServiceDefaults maps the environment JupyterHub gives a managed service onto
-// configuration keys (PROTOCOLS.md 1.6). It only fills keys left unset elsewhere.
+// configuration keys (PROTOCOLS.md 1.6). It only fills keys left unset elsewhere;
+// a zero value in defaults fills nothing.
 func hubServiceDefaults(env map[string]string) hubEnv {
-	h := hubEnv{values: map[string]string{}, lists: map[string][]string{}}
+	h := hubEnv{}
+	d := &h.defaults
 	token := env["JUPYTERHUB_API_TOKEN"]
 	if token == "" || env["JUPYTERHUB_API_URL"] == "" || env["JUPYTERHUB_CLIENT_ID"] == "" {
 		return h
 	}
 	h.managed = true
-	h.values["client_secret"] = token
-	h.values["hub_api_url"] = env["JUPYTERHUB_API_URL"]
-	h.values["client_id"] = env["JUPYTERHUB_CLIENT_ID"]
-	if v := env["JUPYTERHUB_OAUTH_CALLBACK_URL"]; v != "" {
-		h.values["redirect_url"] = v
-	}
-	if v := env["JUPYTERHUB_SERVICE_PREFIX"]; v != "" {
-		h.values["service_prefix"] = v
-	}
+	d.ClientSecret = token
+	d.HubAPIURL = env["JUPYTERHUB_API_URL"]
+	d.ClientID = env["JUPYTERHUB_CLIENT_ID"]
+	d.RedirectURL = env["JUPYTERHUB_OAUTH_CALLBACK_URL"]
+	d.ServicePrefix = env["JUPYTERHUB_SERVICE_PREFIX"]
 	if u, err := url.Parse(env["JUPYTERHUB_SERVICE_URL"]); err == nil && u.Host != "" {
-		h.values["listen"] = u.Host
+		d.Listen = u.Host
 	}
 	// The browser-facing Hub: 5.0 says it outright; before that it is host + base URL,
 	// which is a bare path (same origin as the Hub's proxy) when host is empty.
 	if v := env["JUPYTERHUB_PUBLIC_HUB_URL"]; v != "" {
-		h.values["hub_url"] = strings.TrimSuffix(strings.TrimSuffix(v, "/"), "/hub")
+		d.HubURL = strings.TrimSuffix(strings.TrimSuffix(v, "/"), "/hub")
 	} else {
-		h.values["hub_url"] = strings.TrimSuffix(env["JUPYTERHUB_HOST"]+env["JUPYTERHUB_BASE_URL"], "/")
+		d.HubURL = strings.TrimSuffix(env["JUPYTERHUB_HOST"]+env["JUPYTERHUB_BASE_URL"], "/")
 	}
 	for _, name := range []string{"JUPYTERHUB_OAUTH_ACCESS_SCOPES", "JUPYTERHUB_OAUTH_SCOPES"} {
 		var scopes []string
 		if err := json.Unmarshal([]byte(env[name]), &scopes); err == nil && len(scopes) > 0 {
-			h.lists["required_scopes"] = scopes
+			d.RequiredScopes = scopes
 			break
 		}
 	}
-	h.lists["cookie_secret"] = []string{DeriveCookieSecret(token)}
+	d.CookieSecrets = []string{DeriveCookieSecret(token)}
 	// 5.0+: where browsers reach the service; https there means Secure cookies even
 	// when the hop from the Hub's proxy is plain http.
 	if u, err := url.Parse(env["JUPYTERHUB_PUBLIC_URL"]); err == nil && (u.Scheme == "https" || u.Scheme == "http") {
@@ -417,7 +340,7 @@ func hubServiceDefaults(env map[string]string) hubEnv {
 	if cert, key := env["JUPYTERHUB_SSL_CERTFILE"], env["JUPYTERHUB_SSL_KEYFILE"]; cert != "" && key != "" {
 		h.tls = HubTLS{CAFile: env["JUPYTERHUB_SSL_CLIENT_CA"], CertFile: cert, KeyFile: key}
 		if strings.HasPrefix(env["JUPYTERHUB_SERVICE_URL"], "https:") {
-			h.values["tls_cert_file"], h.values["tls_key_file"] = cert, key
+			d.TLSCertFile, d.TLSKeyFile = cert, key
 			h.internalTLS = true
 		}
 	}
@@ -451,7 +374,23 @@ func reservedCookie(name string) bool {
 		strings.HasPrefix(lower, "_xsrf")
 }
 
+// normalize validates, and fills the defaults that depend on other keys. The keys
+// with fixed choices were checked as they were read.
 func (c *Config) normalize() error {
+	c.OAuth.UserdataMethod = strings.ToUpper(c.OAuth.UserdataMethod)
+	for _, step := range []func() error{
+		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkServing validates where hubgate listens, what it keeps its state in, and
+// what it protects.
+func (c *Config) checkServing() error {
 	if c.Listen == "" {
 		return bad("listen", "is empty; use host:port, e.g. %s", DefaultListen)
 	}
@@ -482,15 +421,11 @@ func (c *Config) normalize() error {
 			return bad("metrics_listen", "must differ from listen: metrics are not for the public")
 		}
 	}
-	if c.AuthMode != "request" && c.AuthMode != "forward" {
-		return bad("auth_mode", "%q: use request or forward", c.AuthMode)
-	}
-	if err := checkUpstream(c.Upstream); err != nil {
-		return err
-	}
-	if err := c.normalizeProvider(); err != nil {
-		return err
-	}
+	return checkUpstream(c.Upstream)
+}
+
+// checkClient validates the OAuth client and the username rules.
+func (c *Config) checkClient() error {
 	if c.ClientID == "" {
 		return bad("client_id", "is required (the OAuth client id registered with the provider)")
 	}
@@ -502,6 +437,12 @@ func (c *Config) normalize() error {
 			return bad("username_map", "maps a user to an empty name")
 		}
 	}
+	return nil
+}
+
+// normalizePaths fills and validates the paths hubgate serves, its cookies' path,
+// and the OAuth callback.
+func (c *Config) normalizePaths() error {
 	if c.ServicePrefix == "" {
 		c.ServicePrefix = "/"
 	}
@@ -527,6 +468,10 @@ func (c *Config) normalize() error {
 	if u, err := url.Parse(c.RedirectURL); err != nil || u.Path == "" || (u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https") {
 		return bad("redirect_url", "%q is not an http(s) URL or an absolute path", c.RedirectURL)
 	}
+	return nil
+}
+
+func (c *Config) checkCookies() error {
 	if len(c.CookieSecrets) == 0 {
 		return bad("cookie_secret", "is required; generate one with: hubgate secret")
 	}
@@ -541,6 +486,11 @@ func (c *Config) normalize() error {
 	if reservedCookie(c.CookieName) {
 		return bad("cookie_name", "%q clashes with JupyterHub's or Django's cookies; pick another", c.CookieName)
 	}
+	return nil
+}
+
+// checkLimits: lifetimes, sizes and timeouts must be positive.
+func (c *Config) checkLimits() error {
 	if c.CookieExpire <= 0 {
 		return bad("cookie_expire", "must be positive")
 	}
@@ -561,17 +511,6 @@ func (c *Config) normalize() error {
 	}
 	if c.BodyIdleTimeout <= 0 {
 		return bad("body_idle_timeout", "must be positive")
-	}
-	if err := c.normalizeOrigins(); err != nil {
-		return err
-	}
-	if c.LogFormat != "json" && c.LogFormat != "console" {
-		return bad("log_format", "%q: use json or console", c.LogFormat)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log_level", "%q: use debug, info, warn or error", c.LogLevel)
 	}
 	return nil
 }
@@ -629,14 +568,8 @@ func checkUpstream(raw string) error {
 	return nil
 }
 
-// checkStores validates session_store, cache_store and the Redis they may need.
+// checkStores validates the Redis that session_store and cache_store may need.
 func (c *Config) checkStores() error {
-	if c.SessionStore != "cookie" && c.SessionStore != "redis" {
-		return bad("session_store", "%q: use cookie or redis", c.SessionStore)
-	}
-	if c.CacheStore != "memory" && c.CacheStore != "redis" {
-		return bad("cache_store", "%q: use memory or redis", c.CacheStore)
-	}
 	r := &c.Redis
 	if !c.UsesRedis() {
 		if r.URL != "" || len(r.SentinelAddrs) > 0 || r.SentinelMaster != "" {
@@ -666,7 +599,9 @@ func (c *Config) checkStores() error {
 }
 
 // UsesRedis reports whether a store is kept in Redis.
-func (c *Config) UsesRedis() bool { return c.SessionStore == "redis" || c.CacheStore == "redis" }
+func (c *Config) UsesRedis() bool {
+	return c.SessionStore == SessionRedis || c.CacheStore == CacheRedis
+}
 
 // redactURL hides a password, so an error message can quote the URL.
 func redactURL(raw string) string {

@@ -21,12 +21,11 @@ func FuzzConfigFile(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	dir := f.TempDir()
-	flags := Flags()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "c.yaml")
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		readFile(p, flags)
+		readFile(p)
 	})
 }

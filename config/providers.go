@@ -38,12 +38,6 @@ func (c *Config) normalizeProvider() error {
 	if o.UserdataMethod != "GET" && o.UserdataMethod != "POST" {
 		return bad("userdata_method", "%q: use GET or POST", o.UserdataMethod)
 	}
-	if !slices.Contains(provider.TokenMethods, o.UserdataTokenMethod) {
-		return bad("userdata_token_method", "%q: use header or url", o.UserdataTokenMethod)
-	}
-	if !slices.Contains(provider.ClientAuths, o.ClientAuth) {
-		return bad("client_auth", "%q: use auto, header or params", o.ClientAuth)
-	}
 	return c.checkAccessOptions()
 }
 

@@ -415,3 +415,14 @@ func TestYAMLRoundTrips(t *testing.T) {
 		t.Errorf("keys are not in order:\n%s", out)
 	}
 }
+
+// TestPutRefusesUnknownKey: a misspelt hubgate key in the translator fails its tests
+// instead of printing a file check-config rejects.
+func TestPutRefusesUnknownKey(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("put of cache-ttl did not panic")
+		}
+	}()
+	(&Translation{}).put("cache-ttl", "5s")
+}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hubgate/hubgate/config"
 )
 
 // Translation is the hubgate configuration made from an oauth2-proxy one.
@@ -28,7 +30,19 @@ type entry struct {
 	value any // string, bool, []string or map[string]string
 }
 
+// hubgateKeys are the keys a translation may write: config's table.
+var hubgateKeys = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range config.Keys() {
+		m[k.Name] = true
+	}
+	return m
+}()
+
 func (t *Translation) put(key string, value any) {
+	if !hubgateKeys[key] {
+		panic("oauth2proxy: the translator wrote " + key + ", which is no hubgate key") // a typo here, not in the input
+	}
 	for i := range t.keys {
 		if t.keys[i].key == key {
 			t.keys[i].value = value
@@ -345,7 +359,7 @@ func (tr *translator) requests() {
 		tr.note("skip_auth_strip_headers", "not needed: hubgate always drops the client's identity headers")
 	}
 	if tr.take("request_logging") && !s.boolean("request_logging") {
-		tr.out.put("log_level", "warn")
+		tr.out.put("log_level", string(config.LogWarn))
 		tr.note("request_logging", "replaced by log_level warn: the access log is hubgate's info level")
 	}
 }
@@ -361,7 +375,7 @@ func (tr *translator) store() {
 		tr.refuse("session_store_type", "%q: hubgate keeps sessions in the cookie or in Redis", t)
 		return
 	}
-	tr.out.put("session_store", "redis")
+	tr.out.put("session_store", string(config.SessionRedis))
 	if tr.take("redis_use_cluster", "redis_cluster_connection_urls") && s.boolean("redis_use_cluster") {
 		tr.refuse("redis_use_cluster", "hubgate does not speak Redis Cluster; use one Redis or Sentinel")
 		return

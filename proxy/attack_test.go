@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/securecookie"
 
 	"github.com/hubgate/hubgate/access"
+	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/session"
 )
 
@@ -376,7 +377,8 @@ func TestAttackRefusedTokenIsNeverALoginRedirect(t *testing.T) {
 	f := newFixture(t, access.Rules{})
 	_, session := f.login(t, "/", "alice-token")
 	targets := []struct {
-		name, target, authMode string
+		name, target string
+		authMode     config.AuthMode
 	}{
 		{"protected path", "/app/page", "request"},
 		{"auth endpoint, auth_mode forward", "/oauth2/auth", "forward"},

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hubgate/hubgate/access"
+	"github.com/hubgate/hubgate/config"
 )
 
 // authRequest answers nginx auth_request, Traefik forwardAuth and Caddy forward_auth
@@ -21,7 +22,7 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 		return
 	}
 	u, token, _, result := s.authenticate(w, r, info)
-	if result == noCredential && isNavigation(r) && (s.o.AuthMode == "forward" || r.URL.Query().Get("mode") == "forward") {
+	if result == noCredential && isNavigation(r) && (s.o.AuthMode == config.AuthForward || r.URL.Query().Get("mode") == "forward") {
 		// Traefik and Caddy hand this answer to the browser as it is.
 		s.beginLogin(w, r, fwd.URI)
 		return

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hubgate/hubgate/access"
+	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
@@ -41,9 +42,8 @@ type Options struct {
 	PassAccessToken bool
 	LoginService    string // the provider's name on the sign-in page
 	SkipSignInPage  bool   // browsers go straight to the provider
-	// AuthMode is what <prefix>/auth answers a browser that is not logged in:
-	// "request" (401) or "forward" (a login redirect).
-	AuthMode string
+	// AuthMode is what <prefix>/auth answers a browser that is not logged in.
+	AuthMode config.AuthMode
 	// Trust is what is believed about the browser's request: which peers'
 	// X-Forwarded-* count, and whether it came over https. The session store's
 	// cookies ask the same Policy.
@@ -72,7 +72,7 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	if o.AuthMode == "" {
-		o.AuthMode = "request"
+		o.AuthMode = config.AuthRequest
 	}
 	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback"}
 	// The access line's caller is always ServeHTTP: finding it again per request

@@ -5,6 +5,7 @@ package integration
 import (
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -40,6 +41,7 @@ func TestChromiumJupyterHub(t *testing.T) {
 		{"pages", map[string]string{"HUBGATE_SKIP_SIGN_IN_PAGE": "false"}},
 		{"staff", map[string]string{"HUBGATE_ALLOWED_GROUPS": "staff"}},
 		{"tabs", nil},
+		{"flood", nil},
 		{"nginx", map[string]string{"HUBGATE_REDIRECT_URL": nginxCallback}},
 	}
 	addrs := map[string]string{}
@@ -108,6 +110,35 @@ func TestChromiumJupyterHub(t *testing.T) {
 		// lets the cookie through; only the cross-origin check stops it.
 		checkCrossOriginRefused(t, alice, up, StartActingPage(t), gate.URL, true)
 		checkSameOriginActs(t, alice, up, gate.URL, "alice")
+	})
+
+	t.Run("9 fifty navigations leave at most three login cookies", func(t *testing.T) {
+		// A page that forces navigations starts a login each time; the browser
+		// must not carry fifty state cookies (nginx's 8 KB header buffer).
+		fg := gates["flood"]
+		tab := browser.NewProfile(t, "flood")
+		longest := 0
+		for i := range 50 {
+			tab.Navigate(t, fg.URL+"/flood?n="+strconv.Itoa(i))
+			tab.Expect(t, kindHubLogin)
+			names := loginCookies(t, tab, fg.URL)
+			if len(names) > 3 {
+				t.Fatalf("after %d navigations the browser holds %d login cookies, want at most 3", i+1, len(names))
+			}
+			size := 0
+			for _, c := range tab.Cookies(t, fg.URL) {
+				size += len(c.Name) + len(c.Value) + 2
+			}
+			longest = max(longest, size)
+		}
+		t.Logf("longest Cookie header for hubgate over 50 navigations: %d bytes", longest)
+		if longest >= 4096 {
+			t.Errorf("the Cookie header for hubgate reached %d bytes, want under 4 KB", longest)
+		}
+		// The newest login completes.
+		hubLoginPage(t, tab, "alice", "9-hub-login")
+		hubAuthorizePage(t, tab, "9-hub-authorize")
+		checkUpstreamView(t, readUpstream(t, tab), fg.URL+"/flood?n=49", "alice", "staff", "false")
 	})
 
 	t.Run("6 two tabs start a login at once", func(t *testing.T) {
