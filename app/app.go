@@ -12,7 +12,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
@@ -87,10 +89,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		return nil, fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
 	}
 	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
-	var sessionRedis *redis.Client // nil: sessions live in the cookie
-	if cfg.SessionStore == config.SessionRedis {
-		sessionRedis = a.rdb
-	}
+	sessionRedis := storeRedis(cfg.SessionStore == config.SessionRedis, a.rdb) // nil: sessions live in the cookie
 	browsers := browserTrust(cfg)
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
@@ -121,7 +120,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	o := proxyOptions(cfg)
 	o.Logger, o.Metrics, o.Trust = log, m, browsers
 	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
-	o.Cache = provider.NewCacheWith(idp, provider.CacheOptions{
+	o.Cache = identity.NewCacheWith(idp, identity.CacheOptions{
 		Size:         cfg.CacheSize,
 		TTL:          cfg.CacheTTL,
 		Timeout:      cfg.ProviderTimeout,
@@ -129,14 +128,13 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		MaxInFlight:  cfg.ProviderMaxInFlight,
 		Observe:      m.CacheLookup,
 		OnEvict:      m.Eviction,
-		Store:        string(cfg.CacheStore), // "redis": Redis behind the in-process cache
-		Redis:        a.rdb,
+		Redis:        storeRedis(cfg.CacheStore == config.CacheRedis, a.rdb), // nil: this process only
 		Logger:       log,
 		Secret:       []byte(cfg.CookieSecrets[0]),
 	})
 	// With Redis for either store, a refresh happens once across the replicas:
 	// with session_store redis they share one session.
-	o.Refresher = provider.NewRefresherWith(idp, provider.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: a.rdb, Logger: log})
+	o.Refresher = identity.NewRefresherWith(idp, identity.RefresherOptions{Timeout: cfg.ProviderTimeout, Redis: a.rdb, Logger: log})
 	return proxy.New(o), nil
 }
 
@@ -156,13 +154,7 @@ func (a *App) crossOrigin() (*http.CrossOriginProtection, error) {
 // proxyOptions are the proxy's settings that come straight from cfg.
 func proxyOptions(cfg *config.Config) proxy.Options {
 	return proxy.Options{
-		Access: proxy.Access{
-			BlockedUsers:   cfg.BlockedUsers,
-			AllowedUsers:   cfg.AllowedUsers,
-			AllowedGroups:  cfg.AllowedGroups,
-			AdminUsers:     cfg.AdminUsers,
-			RequiredScopes: cfg.RequiredScopes,
-		},
+		Access:            accessRules(cfg),
 		ServicePrefix:     cfg.ServicePrefix,
 		Prefix:            cfg.Prefix,
 		RedirectURL:       cfg.RedirectURL,
@@ -174,6 +166,18 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		AuthMode:          cfg.AuthMode,
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
+	}
+}
+
+// accessRules are who may pass, for the proxy's decisions and for the scopes the
+// provider stack keeps.
+func accessRules(cfg *config.Config) access.Rules {
+	return access.Rules{
+		BlockedUsers:   cfg.BlockedUsers,
+		AllowedUsers:   cfg.AllowedUsers,
+		AllowedGroups:  cfg.AllowedGroups,
+		AdminUsers:     cfg.AdminUsers,
+		RequiredScopes: cfg.RequiredScopes,
 	}
 }
 

@@ -3,6 +3,7 @@ package app
 import (
 	"crypto/tls"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/provider"
 )
@@ -36,7 +37,7 @@ func newProvider(cfg *config.Config, hubTLS *tls.Config) provider.Provider {
 	if names.LocalPart || names.Lowercase || len(names.Map) > 0 {
 		p = provider.Renamed{Provider: p, Names: names}
 	}
-	return provider.Scoped{Provider: p, Required: cfg.RequiredScopes}
+	return access.Scoped{Provider: p, Rules: accessRules(cfg)}
 }
 
 // genericOptions are the settings of every OAuth2 provider but JupyterHub.

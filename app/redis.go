@@ -68,3 +68,13 @@ func newRedis(r config.Redis) (*redis.Client, error) {
 		DialerRetries: o.DialerRetries,
 	}), nil
 }
+
+// storeRedis is the Redis a store keeps its state in: the shared client when the
+// store's setting says redis, none otherwise (a Redis configured for the other store
+// is not this one's).
+func storeRedis(useRedis bool, rdb *redis.Client) *redis.Client {
+	if !useRedis {
+		return nil
+	}
+	return rdb
+}

@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/internal/redistest"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // With redis_sentinel_addrs, hubgate finds the master through a real Sentinel.
@@ -48,4 +51,29 @@ func TestNewRedisOptions(t *testing.T) {
 	if rdb, _ := newRedis(config.Redis{}); rdb != nil {
 		t.Error("a client without redis_url")
 	}
+}
+
+// TestCacheStoreMemoryIgnoresRedis: cache_store memory with a Redis configured (for
+// sessions) keeps identities in the process.
+func TestCacheStoreMemoryIgnoresRedis(t *testing.T) {
+	rdb := redistest.Start(t).Client()
+	p := looker{}
+	o := identity.CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Redis: storeRedis(false, rdb)}
+	a, b := identity.NewCacheWith(p, o), identity.NewCacheWith(p, o)
+	a.Lookup(context.Background(), "a")
+	if _, hit, _ := b.Lookup(context.Background(), "a"); hit {
+		t.Error("a memory cache was served another's identity")
+	}
+	if keys, _ := rdb.Keys(context.Background(), "*").Result(); len(keys) != 0 {
+		t.Errorf("a memory cache wrote %v to Redis", keys)
+	}
+	if storeRedis(true, rdb) != rdb {
+		t.Error("cache_store redis: the cache got no Redis")
+	}
+}
+
+type looker struct{}
+
+func (looker) Lookup(_ context.Context, token string) (*provider.User, error) {
+	return &provider.User{Name: token, Kind: "user"}, nil
 }

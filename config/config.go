@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/hubgate/hubgate/provider"
 )
 
 // Config is hubgate's whole configuration, validated. main builds it once and passes
@@ -136,7 +138,7 @@ type OAuth struct {
 	UserdataURL          string
 	UserdataMethod       string // GET or POST
 	UserdataParams       map[string]string
-	UserdataTokenMethod  string // header or url
+	UserdataTokenMethod  provider.TokenMethod
 	IntrospectURL        string
 	UsernameKey          string
 	GroupsKey            string
@@ -145,7 +147,7 @@ type OAuth struct {
 	Scopes               []string
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
-	ClientAuth           string // auto, header or params
+	ClientAuth           provider.ClientAuth
 }
 
 // Redis is where session_store/cache_store redis keep shared state.

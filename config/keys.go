@@ -1,6 +1,10 @@
 package config
 
-import "time"
+import (
+	"time"
+
+	"github.com/hubgate/hubgate/provider"
+)
 
 // Defaults, also documented in config.example.yaml.
 const (
@@ -24,7 +28,7 @@ func keys(c *Config) []Key {
 		str("userdata_url", &o.UserdataURL, "", "URL that returns the user's JSON for a token"),
 		str("userdata_method", &o.UserdataMethod, "GET", "GET or POST"),
 		pairs("userdata_params", &o.UserdataParams, "extra parameters for the userdata request (key=value)"),
-		str("userdata_token_method", &o.UserdataTokenMethod, "header", "how the token goes to the userdata URL: header or url"),
+		choice("userdata_token_method", &o.UserdataTokenMethod, provider.TokenInHeader, "how the token goes to the userdata URL: header or url", provider.TokenMethods...),
 		str("introspect_url", &o.IntrospectURL, "", "RFC 7662 introspection endpoint, used when there is no userdata_url"),
 		str("username_key", &o.UsernameKey, "", "userdata field holding the username (dotted path; default by provider)"),
 		str("groups_key", &o.GroupsKey, "", "userdata field holding the user's groups"),
@@ -33,7 +37,7 @@ func keys(c *Config) []Key {
 		list("scope", &o.Scopes, "OAuth2 scopes to request"),
 		pairs("token_params", &o.TokenParams, "extra token request parameters (key=value)"),
 		pairs("extra_authorize_params", &o.ExtraAuthorizeParams, "extra authorize parameters (key=value)"),
-		str("client_auth", &o.ClientAuth, "auto", "how the client authenticates at the token endpoint: auto, header or params"),
+		choice("client_auth", &o.ClientAuth, provider.ClientAuthAuto, "how the client authenticates at the token endpoint: auto, header or params", provider.ClientAuths...),
 		str("login_service", &c.LoginService, "", "name on the sign-in button (default by provider)"),
 		boolean("skip_sign_in_page", &c.SkipSignInPage, true, "go straight to the provider instead of showing a sign-in page"),
 		list("allowed_organizations", &c.AllowedOrgs, "github: only members of these organizations"),

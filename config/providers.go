@@ -4,96 +4,30 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-)
 
-// Preset endpoints (PROTOCOLS.md section 3). Each can be overridden, which is also how
-// tests point them at local fakes.
-const (
-	githubAuthorize = "https://github.com/login/oauth/authorize"
-	githubToken     = "https://github.com/login/oauth/access_token"
-	githubUser      = "https://api.github.com/user"
-	googleAuthorize = "https://accounts.google.com/o/oauth2/v2/auth"
-	googleToken     = "https://oauth2.googleapis.com/token"
-	googleUserinfo  = "https://openidconnect.googleapis.com/v1/userinfo"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // Providers lists the supported provider names.
 var Providers = []string{"jupyterhub", "django", "generic", "github", "google"}
 
-// normalizeProvider fills a provider's defaults and checks that every access option
-// can be evaluated with what the provider tells: an option it cannot check would
-// otherwise let everyone in.
+// normalizeProvider fills a provider's preset (provider.Preset) where the settings
+// say nothing and checks that every access option can be evaluated with what the
+// provider tells: an option it cannot check would otherwise let everyone in.
 func (c *Config) normalizeProvider() error {
-	o := &c.OAuth
-	setDefault := func(field *string, value string) {
-		if *field == "" {
-			*field = value
-		}
-	}
-	switch c.Provider {
-	case "jupyterhub":
-		setDefault(&c.LoginService, "JupyterHub")
+	if c.Provider == "jupyterhub" {
+		c.applyPreset(provider.JupyterHubPreset)
 		if err := c.normalizeHub(); err != nil {
 			return err
 		}
 		return c.checkAccessOptions() // refuses allowed_organizations, hosted_domain
-	case "django":
-		base := strings.TrimSuffix(c.ProviderURL, "/")
-		if base == "" {
-			return bad("provider_url", "is required for provider django: the site's base URL, e.g. https://www.example.org")
-		}
-		if err := checkHTTPURL("provider_url", base); err != nil {
-			return err
-		}
-		setDefault(&o.AuthorizeURL, base+"/o/authorize/")
-		setDefault(&o.TokenURL, base+"/o/token/")
-		if o.UserdataURL == "" {
-			setDefault(&o.IntrospectURL, base+"/o/introspect/")
-		}
-		setDefault(&o.UsernameKey, "username")
-		if o.UserdataURL != "" {
-			setDefault(&o.GroupsKey, "groups")
-			setDefault(&o.EmailKey, "email")
-		}
-		setDefault(&c.LoginService, "Django")
-	case "generic":
-		if o.AuthorizeURL == "" {
-			return bad("authorize_url", "is required for provider generic")
-		}
-		if o.TokenURL == "" {
-			return bad("token_url", "is required for provider generic")
-		}
-		if o.UserdataURL == "" && o.IntrospectURL == "" {
-			return bad("userdata_url", "is required for provider generic (or introspect_url)")
-		}
-		setDefault(&o.UsernameKey, "username")
-		setDefault(&c.LoginService, "OAuth 2.0")
-	case "github":
-		setDefault(&o.AuthorizeURL, githubAuthorize)
-		setDefault(&o.TokenURL, githubToken)
-		setDefault(&o.UserdataURL, githubUser)
-		setDefault(&o.UsernameKey, "login")
-		setDefault(&o.EmailKey, "email")
-		if o.ClientAuth == "auto" {
-			o.ClientAuth = "params"
-		}
-		if len(c.AllowedOrgs) > 0 && !slices.Contains(o.Scopes, "read:org") {
-			o.Scopes = append(o.Scopes, "read:org")
-		}
-		setDefault(&c.LoginService, "GitHub")
-	case "google":
-		setDefault(&o.AuthorizeURL, googleAuthorize)
-		setDefault(&o.TokenURL, googleToken)
-		setDefault(&o.UserdataURL, googleUserinfo)
-		setDefault(&o.UsernameKey, "email")
-		setDefault(&o.EmailKey, "email")
-		if len(o.Scopes) == 0 {
-			o.Scopes = []string{"openid", "email"}
-		}
-		setDefault(&c.LoginService, "Google")
-	default:
-		return bad("provider", "unknown provider %q (supported: %s)", c.Provider, strings.Join(Providers, ", "))
 	}
+	p, err := c.preset()
+	if err != nil {
+		return err
+	}
+	c.applyPreset(p)
+	o := &c.OAuth
 	for key, v := range map[string]string{"authorize_url": o.AuthorizeURL, "token_url": o.TokenURL, "userdata_url": o.UserdataURL, "introspect_url": o.IntrospectURL} {
 		if v != "" {
 			if err := checkHTTPURL(key, v); err != nil {
@@ -104,13 +38,68 @@ func (c *Config) normalizeProvider() error {
 	if o.UserdataMethod != "GET" && o.UserdataMethod != "POST" {
 		return bad("userdata_method", "%q: use GET or POST", o.UserdataMethod)
 	}
-	if o.UserdataTokenMethod != "header" && o.UserdataTokenMethod != "url" {
-		return bad("userdata_token_method", "%q: use header or url", o.UserdataTokenMethod)
-	}
-	if o.ClientAuth != "auto" && o.ClientAuth != "header" && o.ClientAuth != "params" {
-		return bad("client_auth", "%q: use auto, header or params", o.ClientAuth)
-	}
 	return c.checkAccessOptions()
+}
+
+// preset is the OAuth2 provider's preset, once the settings it needs are there.
+func (c *Config) preset() (provider.Preset, error) {
+	o := &c.OAuth
+	switch c.Provider {
+	case "django":
+		base := strings.TrimSuffix(c.ProviderURL, "/")
+		if base == "" {
+			return provider.Preset{}, bad("provider_url", "is required for provider django: the site's base URL, e.g. https://www.example.org")
+		}
+		if err := checkHTTPURL("provider_url", base); err != nil {
+			return provider.Preset{}, err
+		}
+		return provider.DjangoPreset(base, o.UserdataURL != ""), nil
+	case "generic":
+		if o.AuthorizeURL == "" {
+			return provider.Preset{}, bad("authorize_url", "is required for provider generic")
+		}
+		if o.TokenURL == "" {
+			return provider.Preset{}, bad("token_url", "is required for provider generic")
+		}
+		if o.UserdataURL == "" && o.IntrospectURL == "" {
+			return provider.Preset{}, bad("userdata_url", "is required for provider generic (or introspect_url)")
+		}
+		return provider.GenericPreset, nil
+	case "github":
+		return provider.GitHubPreset(len(c.AllowedOrgs) > 0), nil
+	case "google":
+		return provider.GooglePreset, nil
+	}
+	return provider.Preset{}, bad("provider", "unknown provider %q (supported: %s)", c.Provider, strings.Join(Providers, ", "))
+}
+
+// applyPreset fills what the settings leave empty from p.
+func (c *Config) applyPreset(p provider.Preset) {
+	o := &c.OAuth
+	for _, f := range []struct {
+		field *string
+		value string
+	}{
+		{&c.LoginService, p.LoginService},
+		{&o.AuthorizeURL, p.AuthorizeURL}, {&o.TokenURL, p.TokenURL},
+		{&o.UserdataURL, p.UserdataURL}, {&o.IntrospectURL, p.IntrospectURL},
+		{&o.UsernameKey, p.UsernameKey}, {&o.GroupsKey, p.GroupsKey}, {&o.EmailKey, p.EmailKey},
+	} {
+		if *f.field == "" {
+			*f.field = f.value
+		}
+	}
+	if len(o.Scopes) == 0 && p.Scopes != nil {
+		o.Scopes = slices.Clone(p.Scopes)
+	}
+	for _, s := range p.ExtraScopes {
+		if !slices.Contains(o.Scopes, s) {
+			o.Scopes = append(o.Scopes, s)
+		}
+	}
+	if o.ClientAuth == provider.ClientAuthAuto && p.ClientAuth != "" {
+		o.ClientAuth = p.ClientAuth
+	}
 }
 
 // checkAccessOptions refuses access options the provider cannot evaluate.

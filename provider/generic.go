@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +23,7 @@ type GenericOptions struct {
 	UserdataURL          string // identity from this JSON, when set
 	UserdataMethod       string // GET or POST
 	UserdataParams       map[string]string
-	UserdataTokenMethod  string // header or url
+	UserdataTokenMethod  TokenMethod
 	IntrospectURL        string // else identity from RFC 7662 introspection
 	UsernameKey          string // dotted paths allowed: user.login
 	GroupsKey            string
@@ -33,7 +32,7 @@ type GenericOptions struct {
 	Scopes               []string
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
-	ClientAuth           string // auto, header or params
+	ClientAuth           ClientAuth
 	ClientID             string
 	ClientSecret         string
 	RedirectURL          string
@@ -41,6 +40,32 @@ type GenericOptions struct {
 	// Header is sent with every userdata request (GitHub wants a User-Agent).
 	Header http.Header
 }
+
+// ClientAuth is how hubgate proves itself to the token and introspection endpoints.
+type ClientAuth string
+
+const (
+	ClientAuthAuto   ClientAuth = "auto"   // Basic first, the form if refused
+	ClientAuthHeader ClientAuth = "header" // HTTP Basic
+	ClientAuthParams ClientAuth = "params" // client_id and client_secret in the form
+)
+
+// ClientAuths are the values client_auth takes.
+var ClientAuths = []ClientAuth{ClientAuthAuto, ClientAuthHeader, ClientAuthParams}
+
+// TokenMethod is how the user's token goes to the userdata URL.
+type TokenMethod string
+
+const (
+	TokenInHeader TokenMethod = "header" // Authorization: Bearer
+	TokenInURL    TokenMethod = "url"    // ?access_token=
+)
+
+// TokenMethods are the values userdata_token_method takes.
+var TokenMethods = []TokenMethod{TokenInHeader, TokenInURL}
+
+// GenericPreset is the generic provider's: only the username field has a default.
+var GenericPreset = Preset{LoginService: "OAuth 2.0", UsernameKey: "username"}
 
 // Generic is an OAuth2 provider that learns who a token belongs to from a userdata
 // URL or an introspection endpoint.
@@ -56,9 +81,9 @@ type Generic struct {
 func NewGeneric(o GenericOptions) *Generic {
 	style := oauth2.AuthStyleAutoDetect
 	switch o.ClientAuth {
-	case "header":
+	case ClientAuthHeader:
 		style = oauth2.AuthStyleInHeader
-	case "params":
+	case ClientAuthParams:
 		style = oauth2.AuthStyleInParams
 	}
 	g := &Generic{o: o, OAuth: OAuth{
@@ -120,7 +145,7 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	for k, v := range g.o.UserdataParams {
 		q.Set(k, v)
 	}
-	if g.o.UserdataTokenMethod == "url" {
+	if g.o.UserdataTokenMethod == TokenInURL {
 		q.Set("access_token", token)
 	}
 	target, body := g.o.UserdataURL, io.Reader(nil)
@@ -143,7 +168,7 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	for k, v := range g.o.Header {
 		req.Header[k] = v
 	}
-	if g.o.UserdataTokenMethod != "url" {
+	if g.o.UserdataTokenMethod != TokenInURL {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	var data map[string]interface{}
@@ -153,27 +178,14 @@ func (g *Generic) userdata(ctx context.Context, token string) (map[string]interf
 	return data, nil
 }
 
-// doJSON sends req and decodes a JSON answer, sorting failures into ErrInvalidToken
-// (the provider does not know the token) and *UnavailableError (anything else).
+// doJSON sends req and decodes its JSON answer (readJSON). The URL stays out of a
+// transport error: it may carry the token.
 func (g *Generic) doJSON(req *http.Request, v interface{}) error {
 	resp, err := g.Client.Do(req)
 	if err != nil {
 		return &UnavailableError{Err: redactURL(err)}
 	}
-	defer resp.Body.Close()
-	body := io.LimitReader(resp.Body, 1<<20)
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		io.Copy(io.Discard, body)
-		return ErrInvalidToken
-	case resp.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, body)
-		return &UnavailableError{Err: fmt.Errorf("%s %s: HTTP %d", req.Method, req.URL.Path, resp.StatusCode)}
-	}
-	if err := json.NewDecoder(body).Decode(v); err != nil {
-		return &UnavailableError{Err: fmt.Errorf("%s %s: bad JSON: %v", req.Method, req.URL.Path, err)}
-	}
-	return nil
+	return readJSON(resp, req.Method+" "+req.URL.Path, v)
 }
 
 // redactURL drops the URL from a client error: with userdata_token_method url it
@@ -215,7 +227,7 @@ type introspection struct {
 // introspect asks the introspection endpoint about token, authenticating as the client.
 func (g *Generic) introspect(ctx context.Context, token string) (*User, error) {
 	form := url.Values{"token": {token}}
-	if g.o.ClientAuth == "params" {
+	if g.o.ClientAuth == ClientAuthParams {
 		form.Set("client_id", g.o.ClientID)
 		form.Set("client_secret", g.o.ClientSecret)
 	}
@@ -224,7 +236,7 @@ func (g *Generic) introspect(ctx context.Context, token string) (*User, error) {
 		return nil, &UnavailableError{Err: err}
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if g.o.ClientAuth != "params" {
+	if g.o.ClientAuth != ClientAuthParams {
 		req.SetBasicAuth(url.QueryEscape(g.o.ClientID), url.QueryEscape(g.o.ClientSecret))
 	}
 	var in introspection

@@ -182,7 +182,7 @@ func TestGenericUserdataRequest(t *testing.T) {
 	tests := []struct {
 		name        string
 		method      string
-		tokenMethod string
+		tokenMethod provider.TokenMethod
 	}{
 		{"GET header", http.MethodGet, "header"},
 		{"GET url", http.MethodGet, "url"},
@@ -437,7 +437,7 @@ func introspectOptions(p *fakeIDP) provider.GenericOptions {
 func TestIntrospectionRequest(t *testing.T) {
 	const secret = "s3cr+t/=&%x" // must survive Basic's URL-encoding (RFC 6749 2.3.1)
 	tests := []struct {
-		clientAuth string
+		clientAuth provider.ClientAuth
 		basic      bool
 	}{
 		{"", true},
@@ -446,7 +446,7 @@ func TestIntrospectionRequest(t *testing.T) {
 		{"params", false},
 	}
 	for _, tt := range tests {
-		t.Run("client_auth="+tt.clientAuth, func(t *testing.T) {
+		t.Run("client_auth="+string(tt.clientAuth), func(t *testing.T) {
 			p := newFakeIDP(t)
 			exp := time.Now().Add(time.Hour).Unix()
 			p.handle("/o/introspect/", reply(200, `{"active":true,"username":"alice","scope":"read write","exp":`+strconv.FormatInt(exp, 10)+`,"client_id":"hubgate-client"}`))
@@ -629,7 +629,7 @@ func checkClientAuth(t *testing.T, r idpRequest, o provider.GenericOptions, head
 
 func TestGenericExchange(t *testing.T) {
 	tests := []struct {
-		clientAuth string
+		clientAuth provider.ClientAuth
 		header     bool
 	}{
 		{"header", true},
@@ -637,7 +637,7 @@ func TestGenericExchange(t *testing.T) {
 		{"auto", true}, // Basic first; it works, so no second try
 	}
 	for _, tt := range tests {
-		t.Run(tt.clientAuth, func(t *testing.T) {
+		t.Run(string(tt.clientAuth), func(t *testing.T) {
 			p := newFakeIDP(t)
 			p.handle("/o/token/", tokenReply("access-1", "refresh-1"))
 			o := p.options()
@@ -710,8 +710,8 @@ func TestGenericExchangeErrors(t *testing.T) {
 		{name: "unreachable", want: kindUnavailable},
 	}
 	for _, tt := range tests {
-		for _, clientAuth := range []string{"params", "auto"} {
-			t.Run(tt.name+"/"+clientAuth, func(t *testing.T) {
+		for _, clientAuth := range []provider.ClientAuth{"params", "auto"} {
+			t.Run(tt.name+"/"+string(clientAuth), func(t *testing.T) {
 				p := newFakeIDP(t)
 				o := p.options()
 				o.ClientAuth = clientAuth
@@ -739,7 +739,7 @@ func TestGenericExchangeErrors(t *testing.T) {
 func TestGenericRefresh(t *testing.T) {
 	tests := []struct {
 		name        string
-		clientAuth  string
+		clientAuth  provider.ClientAuth
 		header      bool
 		newRefresh  string // what the provider sends back
 		wantRefresh string

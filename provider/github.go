@@ -3,11 +3,29 @@ package provider
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 )
+
+// GitHubPreset is GitHub's endpoints and fields; with organizations to check, the
+// read:org scope their membership needs. GitHub takes the client's credentials in the
+// form only.
+func GitHubPreset(orgs bool) Preset {
+	p := Preset{
+		LoginService: "GitHub",
+		AuthorizeURL: "https://github.com/login/oauth/authorize",
+		TokenURL:     "https://github.com/login/oauth/access_token",
+		UserdataURL:  "https://api.github.com/user",
+		UsernameKey:  "login",
+		EmailKey:     "email",
+		ClientAuth:   ClientAuthParams,
+	}
+	if orgs {
+		p.ExtraScopes = []string{"read:org"}
+	}
+	return p
+}
 
 // NewGitHub returns the GitHub provider: user = login; with orgs, only members of one
 // of them pass, and the organizations they are in become their groups.
@@ -62,8 +80,7 @@ func githubMember(ctx context.Context, client *http.Client, api, org, user, toke
 	if err != nil {
 		return false, &UnavailableError{Err: redactURL(err)}
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	drain(resp)
 	switch {
 	case resp.StatusCode == http.StatusNoContent:
 		return true, nil

@@ -5,6 +5,17 @@ import (
 	"strings"
 )
 
+// GooglePreset is Google's OpenID Connect endpoints; the user is their email address.
+var GooglePreset = Preset{
+	LoginService: "Google",
+	AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth",
+	TokenURL:     "https://oauth2.googleapis.com/token",
+	UserdataURL:  "https://openidconnect.googleapis.com/v1/userinfo",
+	UsernameKey:  "email",
+	EmailKey:     "email",
+	Scopes:       []string{"openid", "email"},
+}
+
 // NewGoogle returns the Google provider (OpenID Connect userinfo). The hd authorize
 // parameter is only a hint to Google's page, so the domain is enforced here, on the
 // hd claim and the verified email together.

@@ -3,9 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -22,6 +20,9 @@ type JupyterHubOptions struct {
 	Timeout      time.Duration
 	TLS          *tls.Config // for the API (internal_ssl, see HubClientTLS); nil: system defaults
 }
+
+// JupyterHubPreset is the Hub's: its endpoints come from its service environment.
+var JupyterHubPreset = Preset{LoginService: "JupyterHub"}
 
 // JupyterHub uses a Hub as OAuth2 provider (PROTOCOLS.md section 1).
 type JupyterHub struct {
@@ -75,18 +76,9 @@ func (h *JupyterHub) Lookup(ctx context.Context, token string) (*User, error) {
 	if err != nil {
 		return nil, &UnavailableError{Err: err}
 	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized:
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, ErrInvalidToken
-	case resp.StatusCode != http.StatusOK:
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: HTTP %d", resp.StatusCode)}
-	}
 	var u hubUser
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&u); err != nil {
-		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: bad JSON: %w", err)}
+	if err := readJSON(resp, "GET /user", &u); err != nil {
+		return nil, err
 	}
 	if u.Name == "" {
 		return nil, &UnavailableError{Err: fmt.Errorf("GET /user: no name in the answer")}
@@ -112,8 +104,7 @@ func (h *JupyterHub) Ready(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	drain(resp)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("hub API answered HTTP %d", resp.StatusCode)
 	}

@@ -1,5 +1,5 @@
-// Package provider knows the identity providers: where their OAuth2 endpoints are,
-// how to ask them who a token belongs to, and the cache that keeps those answers.
+// Package provider talks to the identity providers: where their OAuth2 endpoints are
+// and how to ask them who a token belongs to.
 package provider
 
 import (

@@ -15,12 +15,13 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/session"
 )
 
 func TestAttackSkipAuthRouteBypass(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{
 		{Method: "GET", Path: regexp.MustCompile(`^/public/`)},
 		{Path: regexp.MustCompile(`^/healthz$`)},
@@ -76,7 +77,7 @@ func TestAttackSkipAuthRouteBypass(t *testing.T) {
 }
 
 func TestAttackSkipAuthPreflight(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	preflight := func() *http.Request {
 		r := httptest.NewRequest("OPTIONS", "/api", nil)
 		r.Header.Set("Origin", "https://app.example.org")
@@ -109,7 +110,7 @@ func forgedIdentity(r *http.Request) {
 }
 
 func TestAttackHeaderSpoofing(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
 	kinds := []struct {
 		name string
@@ -168,7 +169,7 @@ func TestAttackHeaderSpoofing(t *testing.T) {
 }
 
 func TestAttackHealthEndpointsOnlyOnTheirPaths(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	for _, target := range []string{"/ping/../app", "/app/ping", "/ping/x", "/ready/", "/app?/ping", "/PING"} {
 		for _, ua := range []string{"kube-probe/1.29", "ELB-HealthChecker/2.0", "GoogleHC/1.0", "curl/8"} {
 			r := httptest.NewRequest("GET", "/", nil)
@@ -186,7 +187,7 @@ func TestAttackHealthEndpointsOnlyOnTheirPaths(t *testing.T) {
 }
 
 func TestAttackSessionFixation(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	// The attacker plants their own valid session in the victim's browser.
 	_, planted := f.login(t, "/", "bob-token")
 	start := f.do(withCookies(navigation("/oauth2/start?rd=/app"), planted))
@@ -216,7 +217,7 @@ func TestAttackSessionFixation(t *testing.T) {
 }
 
 func TestAttackCallbackCSRF(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	// Another client's login: its state cookie and its code.
 	other := f.do(navigation("/app"))
 	otherCode, otherState := f.hub.issueCode(other.Header().Get("Location"), "bob-token")
@@ -247,7 +248,7 @@ func TestAttackCallbackCSRF(t *testing.T) {
 }
 
 func TestAttackCookieTampering(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/", "alice-token")
 	var value string
 	for _, c := range cookies {
@@ -289,7 +290,7 @@ func TestAttackCookieTampering(t *testing.T) {
 }
 
 func TestAttackTokensInQueryNotForwardedOrLogged(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	r := httptest.NewRequest("GET", "/app?token=secret-in-url&access_token=secret-too&page=2", nil)
 	r.Header.Set("Authorization", "token alice-token")
 	f.do(r)
@@ -309,7 +310,7 @@ func TestAttackTokensInQueryNotForwardedOrLogged(t *testing.T) {
 // cookies included) get 405 in any case, with or without a login, and never reach
 // the upstream.
 func TestAttackConnectAndTrace(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
 	for _, m := range []string{"CONNECT", "TRACE", "trace", "Connect", "TRACK"} {
 		for _, target := range []string{"/app", "/public/x", "/oauth2/auth", "/ping"} {
@@ -338,7 +339,7 @@ func TestAttackConnectAndTrace(t *testing.T) {
 // "https,http"; from a trusted proxy the first element decides, so cookies are
 // Secure. From anyone else the header means nothing.
 func TestAttackForwardedProtoList(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.RedirectURL = "/oauth2/callback" // not https by itself
 	cases := []struct {
 		remote, proto string
@@ -373,7 +374,7 @@ func TestAttackForwardedProtoList(t *testing.T) {
 // used nor cleared. A redirect would hand a script an HTML login and hide the
 // refusal; using the cookie would let a page's bad token ride on the user's session.
 func TestAttackRefusedTokenIsNeverALoginRedirect(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, session := f.login(t, "/", "alice-token")
 	targets := []struct {
 		name, target string
@@ -449,7 +450,7 @@ func TestAttackRefusedTokenIsNeverALoginRedirect(t *testing.T) {
 // sign-out: once the browser asks for "//evil.com", an upstream that adds a trailing
 // slash redirects it to "//evil.com/", another site.
 func TestAttackReturnPathBecomesNetworkPath(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipSignInPage = false
 	for _, rd := range []string{
 		"/.//evil.com", "/x/..//evil.com", "/%2e//evil.com", "/%2e%2e//evil.com", "/./%2fevil.com",
@@ -474,7 +475,7 @@ func TestAttackReturnPathBecomesNetworkPath(t *testing.T) {
 // TestAttackLocationIsASCII: no Location carries raw bytes a browser would encode
 // itself, whether it comes from a return path or from the configuration.
 func TestAttackLocationIsASCII(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	start := f.do(navigation("/oauth2/start?rd=" + url.QueryEscape("/café/a b?q=é#é")))
 	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
 	cb := f.do(withCookies(navigation("/oauth2/callback?code="+code+"&state="+state), start.Result().Cookies()))
@@ -494,7 +495,7 @@ func TestAttackLocationIsASCII(t *testing.T) {
 // a login each time. Were every login cookie kept, the Cookie header would pass
 // nginx's 8 KB buffer within a few dozen and lock the browser out of the site.
 func TestAttackLoginCookieFlood(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	b := newBrowser(t)
 	var starts []*httptest.ResponseRecorder
 	longest := 0

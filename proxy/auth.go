@@ -4,68 +4,16 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/upstream"
 )
-
-// Access says who may pass once authenticated. The Hub is asked again when a cached
-// lookup expires, so a user taken out of a group loses access within the cache TTL.
-type Access struct {
-	BlockedUsers  []string // never pass, admins included
-	AllowedUsers  []string
-	AllowedGroups []string
-	AdminUsers    []string
-	// RequiredScopes: the user needs at least one of them, like JupyterHub's HubAuth
-	// access_scopes. Empty means no scope is required.
-	RequiredScopes []string
-}
-
-// IsAdmin reports whether the user counts as an admin upstream.
-func (a Access) IsAdmin(u *provider.User) bool {
-	return u.Admin || slices.Contains(a.AdminUsers, u.Name)
-}
-
-// Allow reports whether an authenticated user may pass.
-func (a Access) Allow(u *provider.User) bool {
-	if u.Kind != "user" || u.Denied != "" || slices.Contains(a.BlockedUsers, u.Name) {
-		return false
-	}
-	if len(a.RequiredScopes) > 0 && !hasAnyScope(u.Scopes, a.RequiredScopes) {
-		return false
-	}
-	if len(a.AllowedUsers) == 0 && len(a.AllowedGroups) == 0 {
-		return true
-	}
-	if a.IsAdmin(u) || slices.Contains(a.AllowedUsers, u.Name) {
-		return true
-	}
-	for _, g := range u.Groups {
-		if slices.Contains(a.AllowedGroups, g) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasAnyScope reports whether held covers one of wanted (provider.Covers: the rule
-// the cache also keeps scopes by).
-func hasAnyScope(held, wanted []string) bool {
-	for _, w := range wanted {
-		for _, h := range held {
-			if provider.Covers(h, w) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // credential finds the request's token: an Authorization header ("token X" or
 // "Bearer X", as the Hub accepts) wins over the session cookie. An expired access
@@ -181,7 +129,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 		return nil, "", fromHeader, providerDown
 	}
 	info.user = u.Name
-	if !s.o.Access.Allow(u) {
+	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
 		return u, token, fromHeader, forbidden
 	}
 	return u, token, fromHeader, authenticated

@@ -2,11 +2,10 @@ package proxy
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
-	"github.com/hubgate/hubgate/provider"
 )
 
 // authRequest answers nginx auth_request, Traefik forwardAuth and Caddy forward_auth
@@ -28,7 +27,9 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 		s.beginLogin(w, r, fwd.URI)
 		return
 	}
-	if result == authenticated && !narrowedAllow(u, r) {
+	// Decided again with the location's narrowing: the decision metric counted the
+	// global rules' answer, as it always has.
+	if result == authenticated && !s.o.Access.Decide(u, narrowing(r)).Allow {
 		result = forbidden
 	}
 	if result != authenticated {
@@ -49,27 +50,15 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// narrowedAllow applies the per-location rules of <prefix>/auth?allowed_users=a,b&
+// narrowing reads the per-location rules of <prefix>/auth?allowed_users=a,b&
 // allowed_groups=g: they come from the proxy's configuration (the auth request's own
 // URL), and can only narrow what the global rules allow.
-func narrowedAllow(u *provider.User, r *http.Request) bool {
+func narrowing(r *http.Request) access.Narrowing {
 	if r.URL.RawQuery == "" {
-		return true // most locations narrow nothing; skip parsing an empty query
+		return access.Narrowing{} // most locations narrow nothing; skip parsing an empty query
 	}
 	q := r.URL.Query()
-	users, groups := splitComma(q.Get("allowed_users")), splitComma(q.Get("allowed_groups"))
-	if len(users) == 0 && len(groups) == 0 {
-		return true
-	}
-	if slices.Contains(users, u.Name) {
-		return true
-	}
-	for _, g := range u.Groups {
-		if slices.Contains(groups, g) {
-			return true
-		}
-	}
-	return false
+	return access.Narrowing{Users: splitComma(q.Get("allowed_users")), Groups: splitComma(q.Get("allowed_groups"))}
 }
 
 func splitComma(v string) []string {

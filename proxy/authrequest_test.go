@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hubgate/hubgate/access"
 )
 
 func authRequestWith(token, query string) *http.Request {
@@ -16,7 +18,7 @@ func authRequestWith(token, query string) *http.Request {
 }
 
 func TestAuthRequest(t *testing.T) {
-	f := newFixture(t, Access{AllowedGroups: []string{"staff"}, AllowedUsers: []string{"bob"}})
+	f := newFixture(t, access.Rules{AllowedGroups: []string{"staff"}, AllowedUsers: []string{"bob"}})
 	cases := []struct {
 		name, token, query string
 		want               int
@@ -54,7 +56,7 @@ func TestAuthRequest(t *testing.T) {
 }
 
 func TestAuthRequestBrowserGets401InRequestMode(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	r := navigation("/oauth2/auth")
 	if w := f.do(r); w.Code != http.StatusUnauthorized || w.Header().Get("Location") != "" {
 		t.Fatalf("status %d Location %q, want 401 (nginx turns it into the login)", w.Code, w.Header().Get("Location"))
@@ -62,7 +64,7 @@ func TestAuthRequestBrowserGets401InRequestMode(t *testing.T) {
 }
 
 func TestAuthRequestForwardMode(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.AuthMode = "forward"
 	login := func(remote, uri string) string {
 		r := navigation("/oauth2/auth")
@@ -97,7 +99,7 @@ func TestAuthRequestForwardMode(t *testing.T) {
 }
 
 func TestAuthRequestDecisionIgnoresForwardedURI(t *testing.T) {
-	f := newFixture(t, Access{AllowedGroups: []string{"admins"}})
+	f := newFixture(t, access.Rules{AllowedGroups: []string{"admins"}})
 	for _, uri := range []string{"/public/", "/oauth2/start", "/ping"} {
 		r := authRequestWith("alice-token", "")
 		r.Header.Set("X-Forwarded-Uri", uri)
@@ -109,7 +111,7 @@ func TestAuthRequestDecisionIgnoresForwardedURI(t *testing.T) {
 }
 
 func TestAuthRequestPassesRefreshedCookie(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.hub.liveRefresh = "rt-0"
 	cookies := f.expiredSession(t, "rt-0")
 	w := f.do(withCookies(httptest.NewRequest("GET", "/oauth2/auth", nil), cookies))

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hubgate/hubgate/access"
 )
 
 // crossOriginCase is one request a page might make with alice's session cookie.
@@ -19,7 +21,7 @@ type crossOriginCase struct {
 // included (another port, a sibling subdomain), cannot act with the session cookie:
 // unsafe methods and WebSocket handshakes get 403 and the upstream sees nothing.
 func TestAttackCrossOriginWithSessionCookie(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	cross := map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.test"}
 	sameSite := map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "http://alice.gate.test"}
 	ws := func(site, origin string) map[string]string {
@@ -110,7 +112,7 @@ func (c crossOriginCase) try(t *testing.T, f *fixture, r *http.Request, path str
 // the original request's: its method as the trusted proxy says, its Origin and
 // Sec-Fetch-* as nginx passes them.
 func TestAttackCrossOriginAtAuthEndpoint(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	const proxy = "127.0.0.1:5000"
 	cases := []crossOriginCase{
 		{name: "Traefik/Caddy POST cross-site", remote: proxy, header: map[string]string{"X-Forwarded-Method": "POST", "Sec-Fetch-Site": "cross-site"}, refused: true},
@@ -138,7 +140,7 @@ func TestAttackCrossOriginAtAuthEndpoint(t *testing.T) {
 // TestCrossOriginNotForTokensOrWhenOff: an Authorization token is not cookie-borne; a
 // listed origin may call in; cross_origin_protection: false turns the check off.
 func TestCrossOriginNotForTokensOrWhenOff(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/app", "alice-token")
 	cross := func(origin string) *http.Request {
 		r := withCookies(httptest.NewRequest("POST", "http://gate.test/app", nil), cookies)
@@ -188,7 +190,7 @@ func TestCrossOriginNotForTokensOrWhenOff(t *testing.T) {
 
 // TestCrossOriginRefusalPage: browsers get a short page, everything else JSON.
 func TestCrossOriginRefusalPage(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/app", "alice-token")
 	for accept, ctype := range map[string]string{"text/html": "text/html", "application/json": "application/json", "": "application/json"} {
 		r := withCookies(httptest.NewRequest("POST", "http://gate.test/app", nil), cookies)

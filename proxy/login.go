@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 )
@@ -96,7 +97,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 		return
 	}
 	info.user = u.Name
-	if !s.o.Access.Allow(u) {
+	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
 		s.notAllowed(w, r, u)
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/internal/redistest"
 )
 
@@ -49,8 +50,8 @@ func apiRequest(target string, cookies []*http.Cookie) *http.Request {
 func TestRedisSessionsAcrossReplicas(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	hub := newFakeHub()
-	a := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb})
-	b := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb})
+	a := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb})
+	b := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb})
 
 	w, cookies := a.login(t, "/app", "alice-token")
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/app" {
@@ -88,7 +89,7 @@ func TestRedisSessionsAcrossReplicas(t *testing.T) {
 
 func TestRedisLoginEndsThePreviousSession(t *testing.T) {
 	rdb := redistest.Start(t).Client()
-	f := newFixtureWith(t, Access{}, fixtureOptions{redis: rdb})
+	f := newFixtureWith(t, access.Rules{}, fixtureOptions{redis: rdb})
 	_, first := f.login(t, "/", "bob-token") // say, planted by someone else
 	start := f.do(withCookies(navigation("/oauth2/start?rd=/x"), first))
 	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
@@ -112,7 +113,7 @@ func TestRedisLoginEndsThePreviousSession(t *testing.T) {
 
 func TestRedisRevokedTokenDeletesTheSession(t *testing.T) {
 	rdb := redistest.Start(t).Client()
-	f := newFixtureWith(t, Access{}, fixtureOptions{redis: rdb})
+	f := newFixtureWith(t, access.Rules{}, fixtureOptions{redis: rdb})
 	_, cookies := f.login(t, "/", "bob-token")
 	f.hub.mu.Lock()
 	delete(f.hub.users, "bob-token")
@@ -130,8 +131,8 @@ func TestRedisRefreshSharedAcrossReplicas(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	hub := newFakeHub()
 	hub.liveRefresh = "rt-0"
-	a := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb})
-	b := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb})
+	a := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb})
+	b := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb})
 	cookies := a.expiredSession(t, "rt-0")
 	if w := a.do(apiRequest("/api", cookies)); w.Code != http.StatusOK {
 		t.Fatalf("A: %d", w.Code)
@@ -164,7 +165,7 @@ func TestRedisRefreshRaceAcrossReplicasKeepsTheSession(t *testing.T) {
 	rdb := redistest.Start(t).Client()
 	hub := newFakeHub()
 	hub.liveRefresh = "rt-0"
-	a := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb})
+	a := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb})
 	cookies := a.expiredSession(t, "rt-0")
 	race := &refreshAfter{fakeHub: hub, first: func() {
 		if w := a.do(apiRequest("/api", cookies)); w.Code != http.StatusOK {
@@ -172,7 +173,7 @@ func TestRedisRefreshRaceAcrossReplicasKeepsTheSession(t *testing.T) {
 		}
 		<-a.seen
 	}}
-	b := newFixtureWith(t, Access{}, fixtureOptions{hub: hub, redis: rdb, refresh: race})
+	b := newFixtureWith(t, access.Rules{}, fixtureOptions{hub: hub, redis: rdb, refresh: race})
 	// B loaded the session with rt-0 before A rotated it, so the Hub refuses B's
 	// refresh: B must take A's result, not end the session.
 	w := b.do(apiRequest("/api", cookies))
@@ -199,7 +200,7 @@ func downClient(t *testing.T, srv *redistest.Server) *redis.Client {
 
 func TestRedisDownAnswers503(t *testing.T) {
 	srv := redistest.Start(t)
-	f := newFixtureWith(t, Access{}, fixtureOptions{redis: downClient(t, srv)})
+	f := newFixtureWith(t, access.Rules{}, fixtureOptions{redis: downClient(t, srv)})
 	_, cookies := f.login(t, "/", "alice-token")
 	anonymous := f.do(navigation("/app")) // a login started before Redis went down
 	srv.Stop()

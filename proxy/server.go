@@ -14,7 +14,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
@@ -26,11 +28,11 @@ import (
 type Options struct {
 	Logger    *zap.Logger
 	Provider  provider.Provider
-	Cache     *provider.Cache
+	Cache     *identity.Cache
 	Sessions  *session.Store
 	Upstream  http.Handler
-	Access    Access
-	Refresher *provider.Refresher
+	Access    access.Rules
+	Refresher *identity.Refresher
 
 	ServicePrefix   string // "/" or "/services/NAME/"
 	Prefix          string // hubgate's endpoints, e.g. /oauth2

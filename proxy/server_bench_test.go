@@ -15,6 +15,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/access"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/metrics"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/proxy"
@@ -83,12 +85,12 @@ func newBenchGate(b *testing.B) *benchGate {
 	srv := proxy.New(proxy.Options{
 		Logger:   log,
 		Provider: idp,
-		Cache: provider.NewCacheWith(idp, provider.CacheOptions{Size: 10000, TTL: time.Hour, Timeout: time.Second,
+		Cache: identity.NewCacheWith(idp, identity.CacheOptions{Size: 10000, TTL: time.Hour, Timeout: time.Second,
 			Observe: m.CacheLookup, OnEvict: m.Eviction}),
-		Refresher:      provider.NewRefresher(idp, time.Second),
+		Refresher:      identity.NewRefresher(idp, time.Second),
 		Sessions:       store,
 		Upstream:       fwd,
-		Access:         proxy.Access{RequiredScopes: []string{"access:services!service=bench"}},
+		Access:         access.Rules{RequiredScopes: []string{"access:services!service=bench"}},
 		ServicePrefix:  "/",
 		Prefix:         "/oauth2",
 		RedirectURL:    "http://gate.test/oauth2/callback",

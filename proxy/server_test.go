@@ -20,6 +20,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/access"
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/trust"
@@ -125,9 +127,9 @@ type fixture struct {
 	seen     chan http.Header
 }
 
-func newFixture(t *testing.T, access Access) *fixture {
+func newFixture(t *testing.T, rules access.Rules) *fixture {
 	t.Helper()
-	return newFixtureWith(t, access, fixtureOptions{})
+	return newFixtureWith(t, rules, fixtureOptions{})
 }
 
 // fixtureOptions make variants of the fixture: replicas sharing a Hub and a Redis.
@@ -137,7 +139,7 @@ type fixtureOptions struct {
 	refresh provider.Provider // what the Refresher calls; nil: the hub
 }
 
-func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
+func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture {
 	t.Helper()
 	if o.hub == nil {
 		o.hub = newFakeHub()
@@ -168,11 +170,11 @@ func newFixtureWith(t *testing.T, access Access, o fixtureOptions) *fixture {
 	f.server = New(Options{
 		Logger:         log,
 		Provider:       f.hub,
-		Cache:          provider.NewCache(f.hub, 100, time.Minute, time.Second),
+		Cache:          identity.NewCache(f.hub, 100, time.Minute, time.Second),
 		Sessions:       store,
 		Upstream:       fwd,
-		Access:         access,
-		Refresher:      provider.NewRefresher(o.refresh, time.Second),
+		Access:         rules,
+		Refresher:      identity.NewRefresher(o.refresh, time.Second),
 		SkipSignInPage: true,
 		LoginService:   "JupyterHub",
 		ServicePrefix:  "/",
@@ -272,7 +274,7 @@ func (f *fixture) login(t *testing.T, target, token string) (*httptest.ResponseR
 }
 
 func TestNavigationRedirectsToLogin(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	w := f.do(navigation("/app/page?x=1"))
 	if w.Code != http.StatusFound {
 		t.Fatalf("status %d, want 302", w.Code)
@@ -288,7 +290,7 @@ func TestNavigationRedirectsToLogin(t *testing.T) {
 }
 
 func TestNonBrowserGets401NotRedirect(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	for _, r := range []*http.Request{
 		httptest.NewRequest("GET", "/api/data", nil),
 		httptest.NewRequest("POST", "/api/data", nil),
@@ -305,7 +307,7 @@ func TestNonBrowserGets401NotRedirect(t *testing.T) {
 }
 
 func TestBrowserLoginFlow(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	w, cookies := f.login(t, "/app/page?x=1", "alice-token")
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/app/page?x=1" {
 		t.Fatalf("callback: status %d Location %q, want 302 to /app/page?x=1", w.Code, w.Header().Get("Location"))
@@ -332,7 +334,7 @@ func TestBrowserLoginFlow(t *testing.T) {
 }
 
 func TestSessionCookieReachesUpstreamAsIdentity(t *testing.T) {
-	f := newFixture(t, Access{AdminUsers: []string{"alice"}})
+	f := newFixture(t, access.Rules{AdminUsers: []string{"alice"}})
 	_, cookies := f.login(t, "/", "alice-token")
 	r := withCookies(navigation("/app"), cookies)
 	r.Header.Add("Cookie", "theirs=1")
@@ -358,7 +360,7 @@ func TestSessionCookieReachesUpstreamAsIdentity(t *testing.T) {
 }
 
 func TestAPITokenWithoutRedirect(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	for _, auth := range []string{"token alice-token", "Bearer alice-token", "bearer alice-token"} {
 		r := httptest.NewRequest("GET", "/api", nil)
 		r.Header.Set("Authorization", auth)
@@ -382,7 +384,7 @@ func TestAPITokenWithoutRedirect(t *testing.T) {
 }
 
 func TestAccessRules(t *testing.T) {
-	f := newFixture(t, Access{AllowedGroups: []string{"staff"}, RequiredScopes: []string{"access:services!service=gate"}})
+	f := newFixture(t, access.Rules{AllowedGroups: []string{"staff"}, RequiredScopes: []string{"access:services!service=gate"}})
 	for token, want := range map[string]int{"alice-token": 200, "bob-token": 403, "svc-token": 403} {
 		r := httptest.NewRequest("GET", "/api", nil)
 		r.Header.Set("Authorization", "token "+token)
@@ -404,26 +406,8 @@ func TestAccessRules(t *testing.T) {
 	}
 }
 
-func TestAccessScopes(t *testing.T) {
-	cases := []struct {
-		held, wanted []string
-		ok           bool
-	}{
-		{[]string{"access:services"}, []string{"access:services!service=gate"}, true},
-		{[]string{"access:services!service=gate"}, []string{"access:services", "access:services!service=gate"}, true},
-		{[]string{"access:services!service=other"}, []string{"access:services!service=gate"}, false},
-		{nil, []string{"access:services!service=gate"}, false},
-	}
-	for _, c := range cases {
-		u := &provider.User{Name: "x", Kind: "user", Scopes: c.held}
-		if got := (Access{RequiredScopes: c.wanted}).Allow(u); got != c.ok {
-			t.Errorf("held %v wanted %v: Allow = %v", c.held, c.wanted, got)
-		}
-	}
-}
-
 func TestRevokedSessionLogsOut(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.hub.users["temp-token"] = &provider.User{Name: "carol", Kind: "user"}
 	_, cookies := f.login(t, "/", "temp-token")
 	f.hub.mu.Lock()
@@ -448,7 +432,7 @@ func TestRevokedSessionLogsOut(t *testing.T) {
 }
 
 func TestCallbackRejects(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	start := f.do(navigation("/app"))
 	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
 	stateCookies := start.Result().Cookies()
@@ -478,7 +462,7 @@ func TestCallbackRejects(t *testing.T) {
 }
 
 func TestStateCookieIsSingleUse(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	start := f.do(navigation("/app"))
 	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
 	cb := "/oauth2/callback?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state)
@@ -495,7 +479,7 @@ func TestStateCookieIsSingleUse(t *testing.T) {
 
 func TestParallelLoginsDoNotCollide(t *testing.T) {
 	// As many tabs as hubgate keeps logins for, finished out of order.
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	b := newBrowser(t)
 	targets := []string{"/a", "/b", "/c"}
 	starts := map[string]*httptest.ResponseRecorder{}
@@ -517,7 +501,7 @@ func TestParallelLoginsDoNotCollide(t *testing.T) {
 }
 
 func TestStartRedirectValidation(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	for rd, want := range map[string]string{"/x?y=1": "/x?y=1", "//evil.com": "/", "https://evil.com": "/"} {
 		w := f.do(navigation("/oauth2/start?rd=" + url.QueryEscape(rd)))
 		if w.Code != http.StatusFound {
@@ -532,7 +516,7 @@ func TestStartRedirectValidation(t *testing.T) {
 }
 
 func TestSignOut(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/", "alice-token")
 	w := f.do(withCookies(navigation("/oauth2/sign_out?rd=//evil.com"), cookies))
 	if w.Code != http.StatusOK || w.Header().Get("Location") != "" {
@@ -552,7 +536,7 @@ func TestSignOut(t *testing.T) {
 }
 
 func TestUserinfo(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	r := httptest.NewRequest("GET", "/oauth2/userinfo", nil)
 	r.Header.Set("Authorization", "token alice-token")
 	w := f.do(r)
@@ -566,7 +550,7 @@ func TestUserinfo(t *testing.T) {
 }
 
 func TestProviderDown(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.hub.down = true
 	r := httptest.NewRequest("GET", "/api", nil)
 	r.Header.Set("Authorization", "token alice-token")
@@ -589,7 +573,7 @@ func TestProviderDown(t *testing.T) {
 }
 
 func TestTamperedCookieMeansLoggedOut(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/", "alice-token")
 	for _, c := range cookies {
 		if c.Name == "_hubgate" {
@@ -603,7 +587,7 @@ func TestTamperedCookieMeansLoggedOut(t *testing.T) {
 }
 
 func TestAccessLogHasNoSecrets(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/app?token=alice-token", "alice-token")
 	f.do(withCookies(navigation("/app?token=alice-token"), cookies))
 	<-f.seen
@@ -632,7 +616,7 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 }
 
 func TestOutsideServicePrefixIs404(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.ServicePrefix = "/services/gate/"
 	if w := f.do(navigation("/elsewhere")); w.Code != http.StatusNotFound {
 		t.Errorf("outside the prefix: %d, want 404", w.Code)
@@ -643,7 +627,7 @@ func TestOutsideServicePrefixIs404(t *testing.T) {
 }
 
 func TestStaleCallbackWhenLoggedInGoesHome(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	_, cookies := f.login(t, "/app", "alice-token")
 	w := f.do(withCookies(navigation("/oauth2/callback?code=old&state=old"), cookies))
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/" {
@@ -663,7 +647,7 @@ func (f *fixture) expiredSession(t *testing.T, refreshToken string) []*http.Cook
 }
 
 func TestRefreshOncePerSessionUnderConcurrency(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.hub.liveRefresh = "rt-0"
 	cookies := f.expiredSession(t, "rt-0")
 	const n = 16
@@ -703,7 +687,7 @@ func TestRefreshOncePerSessionUnderConcurrency(t *testing.T) {
 }
 
 func TestRevokedRefreshTokenLogsOut(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.hub.liveRefresh = "rt-live"
 	cookies := f.expiredSession(t, "rt-revoked")
 	w := f.do(withCookies(navigation("/app"), cookies))
@@ -716,7 +700,7 @@ func TestRevokedRefreshTokenLogsOut(t *testing.T) {
 }
 
 func TestSignInPage(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipSignInPage = false
 	f.server.o.LoginService = "Django"
 	w := f.do(navigation("/app?x=1"))
@@ -738,7 +722,7 @@ func TestSignInPage(t *testing.T) {
 }
 
 func TestDeniedAndBlockedUsers(t *testing.T) {
-	f := newFixture(t, Access{BlockedUsers: []string{"alice"}, AdminUsers: []string{"alice"}})
+	f := newFixture(t, access.Rules{BlockedUsers: []string{"alice"}, AdminUsers: []string{"alice"}})
 	f.hub.users["denied-token"] = &provider.User{Name: "dave", Kind: "user", Denied: "the Google account does not belong to an allowed domain"}
 	for token, want := range map[string]int{"alice-token": 403, "denied-token": 403, "bob-token": 200} {
 		r := navigation("/x")
@@ -760,7 +744,7 @@ func TestDeniedAndBlockedUsers(t *testing.T) {
 // decided: the access token only with pass_access_token, and forwarding headers kept
 // only from a trusted proxy, on protected and skipped routes alike.
 func TestUpstreamToldWhatProxyDecided(t *testing.T) {
-	f := newFixture(t, Access{})
+	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
 	send := func(target, remote string) http.Header {
 		t.Helper()

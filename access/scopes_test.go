@@ -1,10 +1,11 @@
-package provider_test
+package access_test
 
 import (
 	"context"
 	"slices"
 	"testing"
 
+	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -29,7 +30,7 @@ func TestScopedKeepsOnlyScopesThatCanGrantAccess(t *testing.T) {
 		{[]string{"read:users"}, nil},
 		{[]string{"access:servers!user=alice", "read:users:name!user=alice"}, []string{"read:users:name!user=alice", "access:servers!user=alice"}},
 	} {
-		p := provider.Scoped{Provider: fixedUser{u: provider.User{Name: "alice", Scopes: held}}, Required: c.required}
+		p := access.Scoped{Provider: fixedUser{u: provider.User{Name: "alice", Scopes: held}}, Rules: access.Rules{RequiredScopes: c.required}}
 		u, err := p.Lookup(context.Background(), "t")
 		if err != nil {
 			t.Fatal(err)
@@ -51,7 +52,7 @@ func TestCovers(t *testing.T) {
 		{"access:services!service=gatex", "access:services!service=gate", false},
 		{"access:servicesx", "access:services!service=gate", false},
 	} {
-		if got := provider.Covers(c.held, c.wanted); got != c.want {
+		if got := access.Covers(c.held, c.wanted); got != c.want {
 			t.Errorf("Covers(%q, %q) = %v", c.held, c.wanted, got)
 		}
 	}

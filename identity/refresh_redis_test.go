@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -16,17 +16,18 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/internal/redistest"
 	"github.com/hubgate/hubgate/provider"
 )
 
-func refreshers(n int, p provider.Provider, o provider.RefresherOptions) []*provider.Refresher {
+func refreshers(n int, p provider.Provider, o identity.RefresherOptions) []*identity.Refresher {
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
-	rs := make([]*provider.Refresher, n)
+	rs := make([]*identity.Refresher, n)
 	for i := range rs {
-		rs[i] = provider.NewRefresherWith(p, o)
+		rs[i] = identity.NewRefresherWith(p, o)
 	}
 	return rs
 }
@@ -37,7 +38,7 @@ func refreshKeys(refreshToken string) (val, lock string) {
 }
 
 // refreshAll has each refresher refresh refreshToken perReplica times at once.
-func refreshAll(rs []*provider.Refresher, perReplica int, refreshToken string) ([]*oauth2.Token, []error) {
+func refreshAll(rs []*identity.Refresher, perReplica int, refreshToken string) ([]*oauth2.Token, []error) {
 	n := len(rs) * perReplica
 	toks, errs := make([]*oauth2.Token, n), make([]error, n)
 	var wg sync.WaitGroup
@@ -59,7 +60,7 @@ func TestSharedRefreshOnceAcrossReplicas(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
 	rot.gate = make(chan struct{})
-	rs := refreshers(3, rot.provider(), provider.RefresherOptions{Redis: srv.Client()})
+	rs := refreshers(3, rot.provider(), identity.RefresherOptions{Redis: srv.Client()})
 	go func() {
 		<-rot.entered
 		time.Sleep(200 * time.Millisecond) // every caller reaches a refresher and waits
@@ -78,7 +79,7 @@ func TestSharedRefreshOnceAcrossReplicas(t *testing.T) {
 		}
 	}
 	// A replica that comes to the old token later gets the same answer.
-	late := provider.NewRefresherWith(rot.provider(), provider.RefresherOptions{Timeout: time.Second, Redis: srv.Client()})
+	late := identity.NewRefresherWith(rot.provider(), identity.RefresherOptions{Timeout: time.Second, Redis: srv.Client()})
 	tok, err := late.Refresh(context.Background(), "refresh-0")
 	if err != nil || tok.RefreshToken != "refresh-1" || !tok.Expiry.Equal(toks[0].Expiry) {
 		t.Errorf("late replica: %+v, %v", tok, err)
@@ -94,7 +95,7 @@ func TestSharedRefreshLeaseRenewed(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
 	rot.gate = make(chan struct{})
-	rs := refreshers(2, rot.provider(), provider.RefresherOptions{Redis: srv.Client(), Lease: 300 * time.Millisecond})
+	rs := refreshers(2, rot.provider(), identity.RefresherOptions{Redis: srv.Client(), Lease: 300 * time.Millisecond})
 	go func() {
 		<-rot.entered
 		time.Sleep(time.Second) // > 3 leases
@@ -120,7 +121,7 @@ func TestSharedRefreshLeaseRenewed(t *testing.T) {
 func TestSharedRefreshEncrypted(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
-	rs := refreshers(1, rot.provider(), provider.RefresherOptions{Redis: srv.Client()})
+	rs := refreshers(1, rot.provider(), identity.RefresherOptions{Redis: srv.Client()})
 	tok, err := rs[0].Refresh(context.Background(), "refresh-0")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +154,7 @@ func TestSharedRefreshEncrypted(t *testing.T) {
 func TestSharedRefreshTampered(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
-	rs := refreshers(1, rot.provider(), provider.RefresherOptions{Redis: srv.Client()})
+	rs := refreshers(1, rot.provider(), identity.RefresherOptions{Redis: srv.Client()})
 	val, _ := refreshKeys("refresh-0")
 	srv.Client().Set(context.Background(), val, "not sealed by hubgate at all, no", time.Minute)
 	tok, err := rs[0].Refresh(context.Background(), "refresh-0")
@@ -169,7 +170,7 @@ func TestSharedRefreshRefused(t *testing.T) {
 	rot := newRotating()
 	rot.gate = make(chan struct{})
 	rot.fail = provider.ErrInvalidToken
-	rs := refreshers(3, rot.provider(), provider.RefresherOptions{Redis: srv.Client()})
+	rs := refreshers(3, rot.provider(), identity.RefresherOptions{Redis: srv.Client()})
 	go func() {
 		<-rot.entered
 		time.Sleep(200 * time.Millisecond)
@@ -199,7 +200,7 @@ func TestSharedRefreshHolderFails(t *testing.T) {
 		}
 		return &oauth2.Token{AccessToken: "access", RefreshToken: "refresh-1"}, nil
 	}}
-	rs := refreshers(3, p, provider.RefresherOptions{Redis: srv.Client(), Timeout: 3 * time.Second})
+	rs := refreshers(3, p, identity.RefresherOptions{Redis: srv.Client(), Timeout: 3 * time.Second})
 	start := time.Now()
 	toks, errs := refreshAll(rs, 4, "refresh-0")
 	if d := time.Since(start); d > 2*time.Second {
@@ -224,7 +225,7 @@ func TestSharedRefreshHolderFails(t *testing.T) {
 func TestSharedRefreshDeadHolder(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
-	rs := refreshers(1, rot.provider(), provider.RefresherOptions{Redis: srv.Client()})
+	rs := refreshers(1, rot.provider(), identity.RefresherOptions{Redis: srv.Client()})
 	_, lock := refreshKeys("refresh-0")
 	srv.Client().Set(context.Background(), lock, "dead-replica", 300*time.Millisecond)
 	start := time.Now()
@@ -242,7 +243,7 @@ func TestSharedRefreshDeadHolder(t *testing.T) {
 func TestSharedRefreshWaitBounded(t *testing.T) {
 	srv := redistest.Start(t)
 	rot := newRotating()
-	rs := refreshers(1, rot.provider(), provider.RefresherOptions{Redis: srv.Client(), Timeout: 200 * time.Millisecond})
+	rs := refreshers(1, rot.provider(), identity.RefresherOptions{Redis: srv.Client(), Timeout: 200 * time.Millisecond})
 	_, lock := refreshKeys("refresh-0")
 	srv.Client().Set(context.Background(), lock, "busy", time.Minute)
 	start := time.Now()
@@ -265,7 +266,7 @@ func TestSharedRefreshRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	core, logs := observer.New(zap.InfoLevel)
 	rot := newRotating()
-	rs := refreshers(1, rot.provider(), provider.RefresherOptions{Redis: srv.Client(), Logger: zap.New(core)})
+	rs := refreshers(1, rot.provider(), identity.RefresherOptions{Redis: srv.Client(), Logger: zap.New(core)})
 	srv.Stop()
 	toks, errs := refreshAll(rs, 16, "refresh-0")
 	for i := range toks {
@@ -289,7 +290,7 @@ func TestSharedRefreshRedisDown(t *testing.T) {
 // TestRefresherWithoutRedis: a nil client is the in-process Refresher.
 func TestRefresherWithoutRedis(t *testing.T) {
 	rot := newRotating()
-	ref := provider.NewRefresherWith(rot.provider(), provider.RefresherOptions{Timeout: time.Second, Redis: (*redis.Client)(nil)})
+	ref := identity.NewRefresherWith(rot.provider(), identity.RefresherOptions{Timeout: time.Second, Redis: (*redis.Client)(nil)})
 	if _, err := ref.Refresh(context.Background(), "refresh-0"); err != nil {
 		t.Fatal(err)
 	}

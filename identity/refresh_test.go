@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -55,7 +56,7 @@ func TestRefresherSingleFlight(t *testing.T) {
 	const n = 16
 	rot := newRotating()
 	rot.gate = make(chan struct{})
-	ref := provider.NewRefresher(rot.provider(), 5*time.Second)
+	ref := identity.NewRefresher(rot.provider(), 5*time.Second)
 
 	var started, done sync.WaitGroup
 	started.Add(n)
@@ -96,7 +97,7 @@ func TestRefresherSingleFlight(t *testing.T) {
 // refresh already made instead of a second call that DOT would refuse.
 func TestRefresherRemembers(t *testing.T) {
 	rot := newRotating()
-	ref := provider.NewRefresher(rot.provider(), 5*time.Second)
+	ref := identity.NewRefresher(rot.provider(), 5*time.Second)
 	first, err := ref.Refresh(context.Background(), "refresh-0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +134,7 @@ func TestRefresherFailuresNotRemembered(t *testing.T) {
 		t.Run(fail.Error(), func(t *testing.T) {
 			rot := newRotating()
 			rot.fail = fail
-			ref := provider.NewRefresher(rot.provider(), 5*time.Second)
+			ref := identity.NewRefresher(rot.provider(), 5*time.Second)
 			_, err := ref.Refresh(context.Background(), "refresh-0")
 			if !errors.Is(err, fail) {
 				t.Fatalf("err = %v, want %v", err, fail)
@@ -157,7 +158,7 @@ func TestRefresherFailuresNotRemembered(t *testing.T) {
 func TestRefresherCancelledCaller(t *testing.T) {
 	rot := newRotating()
 	rot.gate = make(chan struct{})
-	ref := provider.NewRefresher(rot.provider(), 5*time.Second)
+	ref := identity.NewRefresher(rot.provider(), 5*time.Second)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
@@ -212,7 +213,7 @@ func TestRefresherCancelledCaller(t *testing.T) {
 func TestRefresherTimeout(t *testing.T) {
 	rot := newRotating()
 	rot.gate = make(chan struct{}) // never opened
-	ref := provider.NewRefresher(rot.provider(), 100*time.Millisecond)
+	ref := identity.NewRefresher(rot.provider(), 100*time.Millisecond)
 	start := time.Now()
 	_, err := ref.Refresh(context.Background(), "refresh-0")
 	var ue *provider.UnavailableError

@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -43,7 +44,7 @@ func users() *fakeProvider {
 	}}
 }
 
-func lookup(t *testing.T, c *provider.Cache, token string) (*provider.User, bool, error) {
+func lookup(t *testing.T, c *identity.Cache, token string) (*provider.User, bool, error) {
 	t.Helper()
 	return c.Lookup(context.Background(), token)
 }
@@ -65,7 +66,7 @@ func TestCacheSingleFlight(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		return &provider.User{Name: "alice"}, nil
 	}}
-	c := provider.NewCache(p, 100, time.Minute, 10*time.Second)
+	c := identity.NewCache(p, 100, time.Minute, 10*time.Second)
 
 	var wg sync.WaitGroup
 	results := make([]*provider.User, n)
@@ -99,7 +100,7 @@ func TestCacheSingleFlight(t *testing.T) {
 
 func TestCacheHitAndMiss(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 100, time.Minute, time.Second)
+	c := identity.NewCache(p, 100, time.Minute, time.Second)
 	u, hit, err := lookup(t, c, "a")
 	if err != nil || hit || u.Name != "user-a" {
 		t.Fatalf("first = %+v, %v, %v", u, hit, err)
@@ -123,7 +124,7 @@ func TestCacheHitAndMiss(t *testing.T) {
 
 func TestCacheTTL(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 100, 100*time.Millisecond, time.Second)
+	c := identity.NewCache(p, 100, 100*time.Millisecond, time.Second)
 	lookup(t, c, "a")
 	if _, hit, _ := lookup(t, c, "a"); !hit {
 		t.Fatal("no hit right after the lookup")
@@ -140,7 +141,7 @@ func TestCacheTTL(t *testing.T) {
 
 func TestCacheInvalidToken(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 100, 100*time.Millisecond, time.Second)
+	c := identity.NewCache(p, 100, 100*time.Millisecond, time.Second)
 	for i, wantHit := range []bool{false, true} {
 		u, hit, err := lookup(t, c, "bad")
 		if !errors.Is(err, provider.ErrInvalidToken) || u != nil || hit != wantHit {
@@ -166,21 +167,21 @@ func TestCacheInvalidTokenLongTTL(t *testing.T) {
 	// With a long TTL a rejected token is still cached (for InvalidTTL, too long to
 	// wait for here), and it does not affect another token's answer.
 	p := users()
-	c := provider.NewCache(p, 100, time.Hour, time.Second)
+	c := identity.NewCache(p, 100, time.Hour, time.Second)
 	lookup(t, c, "bad")
 	lookup(t, c, "bad")
 	lookup(t, c, "good")
 	if got := p.calls.Load(); got != 2 {
 		t.Errorf("%d calls, want 2", got)
 	}
-	if provider.InvalidTTL > time.Minute || provider.InvalidTTL <= 0 {
-		t.Errorf("InvalidTTL = %v", provider.InvalidTTL)
+	if identity.InvalidTTL > time.Minute || identity.InvalidTTL <= 0 {
+		t.Errorf("InvalidTTL = %v", identity.InvalidTTL)
 	}
 }
 
 func TestCacheUnavailableNotCached(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 100, time.Minute, time.Second)
+	c := identity.NewCache(p, 100, time.Minute, time.Second)
 	for i := 0; i < 2; i++ {
 		u, hit, err := lookup(t, c, "down")
 		var ue *provider.UnavailableError
@@ -202,7 +203,7 @@ func TestCacheRecoversAfterOutage(t *testing.T) {
 		}
 		return &provider.User{Name: "alice"}, nil
 	}}
-	c := provider.NewCache(p, 100, time.Minute, time.Second)
+	c := identity.NewCache(p, 100, time.Minute, time.Second)
 	if _, _, err := lookup(t, c, "tok"); err == nil {
 		t.Fatal("no error while down")
 	}
@@ -214,7 +215,7 @@ func TestCacheRecoversAfterOutage(t *testing.T) {
 
 func TestCacheForget(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 100, time.Minute, time.Second)
+	c := identity.NewCache(p, 100, time.Minute, time.Second)
 	lookup(t, c, "a")
 	lookup(t, c, "b")
 	lookup(t, c, "bad")
@@ -247,7 +248,7 @@ func TestCacheCancelledCallerDoesNotFailOthers(t *testing.T) {
 			return nil, &provider.UnavailableError{Err: ctx.Err()}
 		}
 	}}
-	c := provider.NewCache(p, 100, time.Minute, 10*time.Second)
+	c := identity.NewCache(p, 100, time.Minute, 10*time.Second)
 
 	ctxA, cancelA := context.WithCancel(context.Background())
 	type result struct {
@@ -296,7 +297,7 @@ func TestCacheCallTimeout(t *testing.T) {
 		<-ctx.Done()
 		return nil, &provider.UnavailableError{Err: ctx.Err()}
 	}}
-	c := provider.NewCache(p, 100, time.Minute, 100*time.Millisecond)
+	c := identity.NewCache(p, 100, time.Minute, 100*time.Millisecond)
 	start := time.Now()
 	_, _, err := lookup(t, c, "tok")
 	var ue *provider.UnavailableError
@@ -310,7 +311,7 @@ func TestCacheCallTimeout(t *testing.T) {
 
 func TestCacheSizeBound(t *testing.T) {
 	p := users()
-	c := provider.NewCache(p, 2, time.Minute, time.Second)
+	c := identity.NewCache(p, 2, time.Minute, time.Second)
 	for _, tok := range []string{"a", "b", "c"} {
 		lookup(t, c, tok)
 	}
@@ -333,7 +334,7 @@ func TestCacheSimilarTokensDistinct(t *testing.T) {
 	// Keys are hashes of the whole token: tokens sharing a prefix, or differing only
 	// in case, are different entries.
 	p := users()
-	c := provider.NewCache(p, 100, time.Minute, time.Second)
+	c := identity.NewCache(p, 100, time.Minute, time.Second)
 	for _, tok := range []string{"abc", "abcd", "ABC", "abc "} {
 		u, hit, err := lookup(t, c, tok)
 		if err != nil || hit || u.Name != "user-"+tok {

@@ -1,4 +1,4 @@
-package provider
+package identity
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/hubgate/hubgate/internal/redistest"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // TestSharedEntryCarriesEveryUserField: an identity read from Redis is the one the
-// provider gave, including the fields User's own JSON leaves out. A field added to
-// User and not to sharedEntry fails here.
+// provider gave, including the fields provider.User's own JSON leaves out. A field added to
+// provider.User and not to sharedEntry fails here.
 func TestSharedEntryCarriesEveryUserField(t *testing.T) {
-	var u User
+	var u provider.User
 	v := reflect.ValueOf(&u).Elem()
 	for i := range v.NumField() {
 		switch f := v.Field(i); f.Kind() {
@@ -28,8 +29,8 @@ func TestSharedEntryCarriesEveryUserField(t *testing.T) {
 		}
 	}
 	srv := redistest.Start(t)
-	a := NewCacheWith(stubLooker{&u}, CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Store: "redis", Redis: srv.Client()})
-	b := NewCacheWith(stubLooker{nil}, CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Store: "redis", Redis: srv.Client()})
+	a := NewCacheWith(stubLooker{&u}, CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Redis: srv.Client()})
+	b := NewCacheWith(stubLooker{nil}, CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Redis: srv.Client()})
 	if _, _, err := a.Lookup(context.Background(), "tok"); err != nil {
 		t.Fatal(err)
 	}
@@ -42,9 +43,9 @@ func TestSharedEntryCarriesEveryUserField(t *testing.T) {
 	}
 }
 
-type stubLooker struct{ u *User }
+type stubLooker struct{ u *provider.User }
 
-func (s stubLooker) Lookup(context.Context, string) (*User, error) {
+func (s stubLooker) Lookup(context.Context, string) (*provider.User, error) {
 	if s.u == nil {
 		panic("the provider was asked")
 	}

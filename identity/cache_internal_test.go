@@ -1,4 +1,4 @@
-package provider
+package identity
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/hubgate/hubgate/provider"
 )
 
 type stubProvider struct{}
@@ -17,11 +19,11 @@ func (stubProvider) Exchange(context.Context, string, string) (*oauth2.Token, er
 	return nil, nil
 }
 func (stubProvider) Ready(context.Context) error { return nil }
-func (stubProvider) Lookup(_ context.Context, token string) (*User, error) {
+func (stubProvider) Lookup(_ context.Context, token string) (*provider.User, error) {
 	if token == "rejected-token" {
-		return nil, ErrInvalidToken
+		return nil, provider.ErrInvalidToken
 	}
-	return &User{Name: "alice"}, nil
+	return &provider.User{Name: "alice"}, nil
 }
 
 // TestCacheKeysAreHashes checks that the cache holds the token's SHA-256, never the

@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/internal/redistest"
 	"github.com/hubgate/hubgate/provider"
 )
@@ -22,10 +23,10 @@ func (l *benchLooker) Lookup(_ context.Context, token string) (*provider.User, e
 }
 
 // benchCache is a cache holding n identities, tokens "tok-0" … "tok-<n-1>".
-func benchCache(b *testing.B, n int) (*provider.Cache, *benchLooker, []string) {
+func benchCache(b *testing.B, n int) (*identity.Cache, *benchLooker, []string) {
 	b.Helper()
 	l := &benchLooker{}
-	c := provider.NewCacheWith(l, provider.CacheOptions{
+	c := identity.NewCacheWith(l, identity.CacheOptions{
 		Size: max(n, 10000), TTL: time.Hour, Timeout: time.Second,
 		Observe: func(string) {}, OnEvict: func() {},
 	})
@@ -89,14 +90,14 @@ func BenchmarkCacheHitParallel(b *testing.B) {
 func BenchmarkCacheHitShared(b *testing.B) {
 	srv := redistest.Start(b)
 	l := &benchLooker{}
-	o := provider.CacheOptions{
+	o := identity.CacheOptions{
 		Size: 10000, TTL: time.Hour, Timeout: time.Second,
-		Observe: func(string) {}, OnEvict: func() {}, Store: "redis", Redis: srv.Client(),
+		Observe: func(string) {}, OnEvict: func() {}, Redis: srv.Client(),
 	}
-	other, c := provider.NewCacheWith(l, o), provider.NewCacheWith(l, o)
+	other, c := identity.NewCacheWith(l, o), identity.NewCacheWith(l, o)
 	ctx := context.Background()
 	const token = "000000004f1f8c6b2d9a4e1c8f0b7a6d"
-	for _, c := range []*provider.Cache{other, c} {
+	for _, c := range []*identity.Cache{other, c} {
 		if _, _, err := c.Lookup(ctx, token); err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,6 @@
-package provider
+// Package identity spares the identity provider repeated calls: it caches who each
+// token belongs to and refreshes each refresh token once, across replicas sharing a Redis.
+package identity
 
 import (
 	"context"
@@ -13,6 +15,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hubgate/hubgate/internal/seal"
+	"github.com/hubgate/hubgate/lease"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // InvalidTTL is how long a rejected token stays rejected without asking again: long
@@ -22,7 +26,7 @@ const InvalidTTL = 10 * time.Second
 
 // Looker is the one thing a Cache needs of a provider.
 type Looker interface {
-	Lookup(ctx context.Context, token string) (*User, error)
+	Lookup(ctx context.Context, token string) (*provider.User, error)
 }
 
 // CacheOptions configures a Cache.
@@ -40,10 +44,9 @@ type CacheOptions struct {
 	// identity that leaves the cache. Either may be nil.
 	Observe func(result string)
 	OnEvict func()
-	// Store "redis" puts Redis behind the in-process cache: replicas sharing it make
-	// one provider call per token and TTL between them. Anything else, or a nil
-	// Redis, keeps identities in this process only.
-	Store string
+	// Redis, when set, is behind the in-process cache: replicas sharing it make one
+	// provider call per token and TTL between them. Nil keeps identities in this
+	// process only.
 	Redis *redis.Client
 	// Logger is told, at most once a minute, that Redis fails and the cache makes do
 	// without it. Nil logs nothing.
@@ -55,7 +58,7 @@ type CacheOptions struct {
 }
 
 type entry struct {
-	user    *User
+	user    *provider.User
 	fetched time.Time
 	// shared marks an identity read from Redis: fetched elsewhere, earlier than its
 	// time in this LRU says.
@@ -65,13 +68,13 @@ type entry struct {
 // Cache answers lookups from memory for TTL. It is keyed by the token's SHA-256, never
 // the token itself, and concurrent misses for one token share one provider call.
 type Cache struct {
-	lookup     func(context.Context, string) (*User, error)
+	lookup     func(context.Context, string) (*provider.User, error)
 	o          CacheOptions
 	users      *expirable.LRU[[sha256.Size]byte, entry]
 	invalid    *expirable.LRU[[sha256.Size]byte, time.Time] // when the provider said so
 	flight     singleflight.Group
 	slots      chan struct{}
-	shared     *tier // nil without Redis
+	shared     *lease.Shared // nil without Redis
 	invalidTTL time.Duration
 }
 
@@ -86,9 +89,7 @@ func NewCacheWith(p Looker, o CacheOptions) *Cache {
 		o.MaxInFlight = 64
 	}
 	c := &Cache{lookup: p.Lookup, o: o, slots: make(chan struct{}, o.MaxInFlight), invalidTTL: min(InvalidTTL, o.TTL)}
-	if o.Store == "redis" {
-		c.shared = newTier(o.Redis, o.Logger, "Redis unavailable, using the in-process identity cache only", 0)
-	}
+	c.shared = lease.New(o.Redis, o.Logger, "Redis unavailable, using the in-process identity cache only", 0)
 	onEvict := func([sha256.Size]byte, entry) {
 		if c.o.OnEvict != nil {
 			c.o.OnEvict()
@@ -115,7 +116,7 @@ func (c *Cache) fresh(e entry) bool {
 
 // Lookup returns the token's user; hit says whether the provider was spared a call.
 // A hit allocates nothing: everything else is in miss.
-func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, err error) {
+func (c *Cache) Lookup(ctx context.Context, token string) (u *provider.User, hit bool, err error) {
 	key := sha256.Sum256([]byte(token))
 	cached, found := c.users.Get(key)
 	if found && c.fresh(cached) {
@@ -124,7 +125,7 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 	}
 	if at, ok := c.invalid.Get(key); ok && time.Since(at) < c.invalidTTL {
 		c.observe("hit")
-		return nil, true, ErrInvalidToken
+		return nil, true, provider.ErrInvalidToken
 	}
 	return c.miss(ctx, key, token, cached, found)
 }
@@ -132,21 +133,21 @@ func (c *Cache) Lookup(ctx context.Context, token string) (u *User, hit bool, er
 // answer is a flight's result: the user, and whether another replica's lookup
 // spared this one its provider call.
 type answer struct {
-	user   *User
+	user   *provider.User
 	shared bool
 }
 
 // miss asks for the token once for all concurrent callers in this process; cached is
 // the expired identity, if found, that stale-if-error may still serve.
-func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, cached entry, found bool) (*User, bool, error) {
+func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, cached entry, found bool) (*provider.User, bool, error) {
 	ch := c.flight.DoChan(string(key[:]), func() (any, error) {
 		return c.fetch(ctx, key, token)
 	})
 	select {
 	case <-ctx.Done():
-		return nil, false, &UnavailableError{Err: ctx.Err()}
+		return nil, false, &provider.UnavailableError{Err: ctx.Err()}
 	case res := <-ch:
-		var ue *UnavailableError
+		var ue *provider.UnavailableError
 		switch {
 		case res.Err == nil:
 			a := res.Val.(answer)
@@ -156,7 +157,7 @@ func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, c
 				c.observe("miss")
 			}
 			return a.user, a.shared, nil
-		case errors.Is(res.Err, ErrInvalidToken) && res.Val != nil && res.Val.(answer).shared:
+		case errors.Is(res.Err, provider.ErrInvalidToken) && res.Val != nil && res.Val.(answer).shared:
 			c.observe("hit")
 			return nil, true, res.Err
 		case found && c.o.StaleIfError > 0 && time.Since(cached.fetched) < c.o.TTL+c.o.StaleIfError && errors.As(res.Err, &ue):
@@ -178,7 +179,7 @@ func (c *Cache) fetch(ctx context.Context, key [sha256.Size]byte, token string) 
 	// One caller giving up must not fail the others waiting on this call.
 	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.o.Timeout)
 	defer cancel()
-	if c.shared.up() {
+	if c.shared.Up() {
 		if a, done, err := c.fetchShared(callCtx, key, token); done {
 			return a, err
 		}
@@ -189,26 +190,26 @@ func (c *Cache) fetch(ctx context.Context, key [sha256.Size]byte, token string) 
 
 // call asks the provider, within the bound on calls in flight, and keeps the answer
 // in memory.
-func (c *Cache) call(ctx context.Context, key [sha256.Size]byte, token string) (*User, time.Time, error) {
+func (c *Cache) call(ctx context.Context, key [sha256.Size]byte, token string) (*provider.User, time.Time, error) {
 	select {
 	case c.slots <- struct{}{}:
 		defer func() { <-c.slots }()
 	case <-ctx.Done():
-		return nil, time.Time{}, &UnavailableError{Err: errors.New("too many identity lookups in flight")}
+		return nil, time.Time{}, &provider.UnavailableError{Err: errors.New("too many identity lookups in flight")}
 	}
 	u, err := c.lookup(ctx, token)
 	now := time.Now()
 	switch {
 	case err == nil:
 		c.users.Add(key, entry{user: u, fetched: now})
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, provider.ErrInvalidToken):
 		c.users.Remove(key)
 		c.invalid.Add(key, now)
 	}
 	return u, now, err
 }
 
-// sharedEntry is an identity (or a rejection) as Redis keeps it. User's own JSON
+// sharedEntry is an identity (or a rejection) as Redis keeps it. provider.User's own JSON
 // leaves fields out, so this spells every one.
 type sharedEntry struct {
 	Name    string   `json:"n,omitempty"`
@@ -232,18 +233,16 @@ func sharedKeys(key [sha256.Size]byte) (val, lock string) {
 // when Redis failed and the caller is on its own.
 func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token string) (a answer, done bool, err error) {
 	valKey, lockKey := sharedKeys(key)
-	id := lockID()
-	val, held, err := c.shared.claim(ctx, valKey, lockKey, id)
+	val, l, err := c.shared.Claim(ctx, valKey, lockKey)
 	switch {
-	case errors.Is(err, errWaitTimeout):
-		return answer{}, true, &UnavailableError{Err: err}
+	case errors.Is(err, lease.ErrWaitTimeout):
+		return answer{}, true, &provider.UnavailableError{Err: err}
 	case err != nil:
-		c.shared.failed(err)
+		c.shared.Failed(err)
 		return answer{}, false, nil
-	case !held:
+	case l == nil:
 		return c.fromShared(key, token, valKey, val)
 	}
-	l := c.shared.keep(lockKey, id)
 	u, fetched, err := c.call(ctx, key, token)
 	se := sharedEntry{Fetched: fetched.UnixMilli()}
 	ttl := time.Duration(0)
@@ -251,7 +250,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	case err == nil:
 		se.Name, se.Groups, se.Email, se.Admin, se.Scopes, se.Kind, se.Denied = u.Name, u.Groups, u.Email, u.Admin, u.Scopes, u.Kind, u.Denied
 		ttl = c.o.TTL - time.Since(fetched)
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, provider.ErrInvalidToken):
 		se.Invalid = true
 		ttl = c.invalidTTL - time.Since(fetched)
 	}
@@ -259,7 +258,7 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	if ttl > 0 { // an unavailable provider stores nothing: the waiters try themselves
 		val = sealJSON(c.identityBox(token), valKey, se)
 	}
-	l.release(valKey, val, ttl, false)
+	l.Release(valKey, val, ttl, false)
 	return answer{user: u}, true, err
 }
 
@@ -280,12 +279,12 @@ func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (an
 		if time.Since(fetched) < c.invalidTTL {
 			c.invalid.Add(key, fetched)
 		}
-		return answer{shared: true}, true, ErrInvalidToken
+		return answer{shared: true}, true, provider.ErrInvalidToken
 	}
 	if time.Since(fetched) >= c.o.TTL {
 		return answer{}, false, nil // a clock apart, or about to expire: ask again
 	}
-	u := &User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
+	u := &provider.User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
 	c.users.Add(key, entry{user: u, fetched: fetched, shared: true})
 	return answer{user: u, shared: true}, true, nil
 }
@@ -302,13 +301,9 @@ func (c *Cache) Forget(token string) {
 	key := sha256.Sum256([]byte(token))
 	c.users.Remove(key)
 	c.invalid.Remove(key)
-	if c.shared.up() {
+	if c.shared.Up() {
 		valKey, _ := sharedKeys(key)
-		ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
-		defer cancel()
-		if err := c.shared.rdb.Del(ctx, valKey).Err(); err != nil {
-			c.shared.failed(err)
-		}
+		c.shared.Delete(valKey)
 	}
 }
 

@@ -1,27 +1,6 @@
-package provider
+package access
 
-import (
-	"context"
-	"strings"
-)
-
-// Scoped keeps of each user's scopes only those that can satisfy Required, before
-// the user is cached. A JupyterHub user holds a dozen scopes or more and the cache
-// keeps every user it has seen: the rest would only take memory.
-type Scoped struct {
-	Provider
-	Required []string
-}
-
-// Lookup implements Provider.
-func (s Scoped) Lookup(ctx context.Context, token string) (*User, error) {
-	u, err := s.Provider.Lookup(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	u.Scopes = KeepScopes(u.Scopes, s.Required)
-	return u, nil
-}
+import "strings"
 
 // KeepScopes returns the scopes of held that cover one of wanted, nil if none does.
 func KeepScopes(held, wanted []string) []string {
@@ -42,4 +21,17 @@ func KeepScopes(held, wanted []string) []string {
 func Covers(held, wanted string) bool {
 	base, _, _ := strings.Cut(wanted, "!")
 	return held == wanted || held == base
+}
+
+// hasAnyScope reports whether held covers one of wanted (Covers: the rule Scoped
+// also keeps scopes by).
+func hasAnyScope(held, wanted []string) bool {
+	for _, w := range wanted {
+		for _, h := range held {
+			if Covers(h, w) {
+				return true
+			}
+		}
+	}
+	return false
 }

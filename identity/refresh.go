@@ -1,4 +1,4 @@
-package provider
+package identity
 
 import (
 	"context"
@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hubgate/hubgate/internal/seal"
+	"github.com/hubgate/hubgate/lease"
+	"github.com/hubgate/hubgate/provider"
 )
 
 // refreshedTTL keeps a refresh's result for requests that still carry the old
@@ -42,25 +44,25 @@ type RefresherOptions struct {
 
 // Refresher refreshes each refresh token once, however many requests need it at once.
 type Refresher struct {
-	p       Provider
+	p       provider.Provider
 	timeout time.Duration
 	flight  singleflight.Group
 	recent  *expirable.LRU[[sha256.Size]byte, *oauth2.Token]
-	shared  *tier // nil without Redis
+	shared  *lease.Shared // nil without Redis
 }
 
 // NewRefresher returns a Refresher for p, within this process only.
-func NewRefresher(p Provider, timeout time.Duration) *Refresher {
+func NewRefresher(p provider.Provider, timeout time.Duration) *Refresher {
 	return NewRefresherWith(p, RefresherOptions{Timeout: timeout})
 }
 
 // NewRefresherWith returns a Refresher for p.
-func NewRefresherWith(p Provider, o RefresherOptions) *Refresher {
+func NewRefresherWith(p provider.Provider, o RefresherOptions) *Refresher {
 	return &Refresher{
 		p:       p,
 		timeout: o.Timeout,
 		recent:  expirable.NewLRU[[sha256.Size]byte, *oauth2.Token](10000, nil, refreshedTTL),
-		shared:  newTier(o.Redis, o.Logger, "Redis unavailable, refreshing sessions without the other replicas", o.Lease),
+		shared:  lease.New(o.Redis, o.Logger, "Redis unavailable, refreshing sessions without the other replicas", o.Lease),
 	}
 }
 
@@ -76,7 +78,7 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 		}
 		callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
 		defer cancel()
-		if r.shared.up() {
+		if r.shared.Up() {
 			if tok, done, err := r.refreshShared(callCtx, key, refreshToken); done {
 				return tok, err
 			}
@@ -85,7 +87,7 @@ func (r *Refresher) Refresh(ctx context.Context, refreshToken string) (*oauth2.T
 	})
 	select {
 	case <-ctx.Done():
-		return nil, &UnavailableError{Err: ctx.Err()}
+		return nil, &provider.UnavailableError{Err: ctx.Err()}
 	case res := <-ch:
 		if res.Err != nil {
 			return nil, res.Err
@@ -110,27 +112,25 @@ func (r *Refresher) refresh(ctx context.Context, key [sha256.Size]byte, refreshT
 func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, refreshToken string) (tok *oauth2.Token, done bool, err error) {
 	h := hex.EncodeToString(key[:])
 	valKey, lockKey := "hubgate:refreshed:"+h, "hubgate:refresh-lock:"+h
-	id := lockID()
-	val, held, err := r.shared.claim(ctx, valKey, lockKey, id)
+	val, l, err := r.shared.Claim(ctx, valKey, lockKey)
 	switch {
-	case errors.Is(err, errWaitTimeout):
-		return nil, true, &UnavailableError{Err: err}
+	case errors.Is(err, lease.ErrWaitTimeout):
+		return nil, true, &provider.UnavailableError{Err: err}
 	case err != nil:
-		r.shared.failed(err)
+		r.shared.Failed(err)
 		return nil, false, nil
-	case !held:
+	case l == nil:
 		sr, err := openRefreshed(refreshToken, valKey, val)
 		if err != nil {
 			return nil, false, nil // not ours to read: refresh here
 		}
 		if sr.Refused {
-			return nil, true, fmt.Errorf("%w: another replica's refresh was refused", ErrInvalidToken)
+			return nil, true, fmt.Errorf("%w: another replica's refresh was refused", provider.ErrInvalidToken)
 		}
 		tok := sr.token()
 		r.recent.Add(key, tok)
 		return tok, true, nil
 	}
-	l := r.shared.keep(lockKey, id)
 	tok, err = r.refresh(ctx, key, refreshToken)
 	var sr sharedRefresh
 	ttl := time.Duration(0)
@@ -138,7 +138,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 	case err == nil:
 		sr = sharedRefresh{Access: tok.AccessToken, Refresh: tok.RefreshToken, Type: tok.TokenType, Expiry: tok.Expiry}
 		ttl = refreshedTTL
-	case errors.Is(err, ErrInvalidToken):
+	case errors.Is(err, provider.ErrInvalidToken):
 		sr, ttl = sharedRefresh{Refused: true}, refusedTTL
 	}
 	// An unavailable provider stores nothing: the waiters try it themselves. A refusal
@@ -148,7 +148,7 @@ func (r *Refresher) refreshShared(ctx context.Context, key [sha256.Size]byte, re
 	if ttl > 0 {
 		sealed = sealRefreshed(refreshToken, valKey, sr)
 	}
-	if now := l.release(valKey, sealed, ttl, sr.Refused); sr.Refused && now != "" && now != sealed {
+	if now := l.Release(valKey, sealed, ttl, sr.Refused); sr.Refused && now != "" && now != sealed {
 		if other, err := openRefreshed(refreshToken, valKey, now); err == nil && !other.Refused {
 			tok = other.token()
 			r.recent.Add(key, tok)

@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/provider"
 )
 
@@ -24,7 +25,7 @@ func TestCacheStaleIfError(t *testing.T) {
 		down.Store(false)
 		var results []string
 		var mu sync.Mutex
-		c := provider.NewCacheWith(p, provider.CacheOptions{Size: 10, TTL: 50 * time.Millisecond, Timeout: time.Second, StaleIfError: grace,
+		c := identity.NewCacheWith(p, identity.CacheOptions{Size: 10, TTL: 50 * time.Millisecond, Timeout: time.Second, StaleIfError: grace,
 			Observe: func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() }})
 		if _, _, err := c.Lookup(context.Background(), "tok"); err != nil {
 			t.Fatal(err)
@@ -64,7 +65,7 @@ func TestCacheStaleIfErrorNotForRevokedTokens(t *testing.T) {
 		}
 		return &provider.User{Name: "alice"}, nil
 	}}
-	c := provider.NewCacheWith(p, provider.CacheOptions{Size: 10, TTL: 30 * time.Millisecond, Timeout: time.Second, StaleIfError: time.Minute})
+	c := identity.NewCacheWith(p, identity.CacheOptions{Size: 10, TTL: 30 * time.Millisecond, Timeout: time.Second, StaleIfError: time.Minute})
 	c.Lookup(context.Background(), "tok")
 	revoked.Store(true)
 	time.Sleep(50 * time.Millisecond)
@@ -93,7 +94,7 @@ func TestCacheBoundsInFlightCalls(t *testing.T) {
 			return nil, &provider.UnavailableError{Err: ctx.Err()}
 		}
 	}}
-	c := provider.NewCacheWith(p, provider.CacheOptions{Size: 100, TTL: time.Minute, Timeout: 300 * time.Millisecond, MaxInFlight: 4})
+	c := identity.NewCacheWith(p, identity.CacheOptions{Size: 100, TTL: time.Minute, Timeout: 300 * time.Millisecond, MaxInFlight: 4})
 	var wg sync.WaitGroup
 	var failed atomic.Int64
 	start := time.Now()
@@ -124,7 +125,7 @@ func TestCacheObservesAndEvicts(t *testing.T) {
 	}}
 	var results []string
 	var evictions atomic.Int64
-	c := provider.NewCacheWith(p, provider.CacheOptions{Size: 1, TTL: time.Minute, Timeout: time.Second,
+	c := identity.NewCacheWith(p, identity.CacheOptions{Size: 1, TTL: time.Minute, Timeout: time.Second,
 		Observe: func(r string) { results = append(results, r) }, OnEvict: func() { evictions.Add(1) }})
 	c.Lookup(context.Background(), "a")
 	c.Lookup(context.Background(), "a")

@@ -1,4 +1,6 @@
-package provider
+// Package lease lets replicas sharing a Redis do a piece of work once between them:
+// one holds a renewed lock while it works, the others wait for the result it stores.
+package lease
 
 import (
 	"context"
@@ -17,12 +19,12 @@ const (
 	// defaultLease is how long a lock in Redis outlives a holder that died; a live
 	// holder renews it every lease/3.
 	defaultLease = 5 * time.Second
-	// redisRetryAfter is how long Redis is left alone after it failed, so that a hung
+	// retryAfter is how long Redis is left alone after it failed, so that a hung
 	// Redis costs one lookup its timeout, not every lookup.
-	redisRetryAfter = time.Second
-	// redisOpTimeout bounds the writes that follow a provider call, whose own context
-	// may be spent by then.
-	redisOpTimeout = 2 * time.Second
+	retryAfter = time.Second
+	// OpTimeout bounds the writes that follow the work, whose own context may be
+	// spent by then.
+	OpTimeout = 2 * time.Second
 	// warnEvery is how often an unavailable Redis is logged.
 	warnEvery = time.Minute
 )
@@ -53,10 +55,10 @@ end
 if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
 return redis.call("GET", KEYS[2]) or ""`)
 
-// tier is the Redis that replicas share, for one user of it (the cache, the
+// Shared is the Redis that replicas share, for one user of it (the cache, the
 // refresher). Its failures turn into a fallback to the in-process state and a
 // warning at most once a minute.
-type tier struct {
+type Shared struct {
 	rdb       *redis.Client
 	log       *zap.Logger
 	fallback  string // the warning, saying what hubgate does without Redis
@@ -66,8 +68,10 @@ type tier struct {
 	failing   atomic.Bool
 }
 
-// newTier returns nil when there is no Redis.
-func newTier(rdb *redis.Client, log *zap.Logger, fallback string, lease time.Duration) *tier {
+// New returns nil when there is no Redis. fallback is the warning that says what
+// hubgate does while Redis fails; lease is how long a lock outlives a holder that
+// died (zero: 5 s).
+func New(rdb *redis.Client, log *zap.Logger, fallback string, lease time.Duration) *Shared {
 	if rdb == nil {
 		return nil
 	}
@@ -77,91 +81,98 @@ func newTier(rdb *redis.Client, log *zap.Logger, fallback string, lease time.Dur
 	if lease <= 0 {
 		lease = defaultLease
 	}
-	return &tier{rdb: rdb, log: log, fallback: fallback, lease: lease}
+	return &Shared{rdb: rdb, log: log, fallback: fallback, lease: lease}
 }
 
-// up reports whether Redis is worth asking.
-func (t *tier) up() bool {
-	return t != nil && time.Now().UnixNano() >= t.downUntil.Load()
+// Up reports whether Redis is worth asking; false for a nil Shared.
+func (s *Shared) Up() bool {
+	return s != nil && time.Now().UnixNano() >= s.downUntil.Load()
 }
 
-// failed records that Redis did not answer: it is left alone for a second, and the
+// Failed records that Redis did not answer: it is left alone for a second, and the
 // first failure of each minute is logged.
-func (t *tier) failed(err error) {
+func (s *Shared) Failed(err error) {
 	now := time.Now().UnixNano()
-	t.downUntil.Store(now + int64(redisRetryAfter))
-	t.failing.Store(true)
-	last := t.warned.Load()
-	if now-last >= int64(warnEvery) && t.warned.CompareAndSwap(last, now) {
-		t.log.Warn(t.fallback, zap.Error(err))
+	s.downUntil.Store(now + int64(retryAfter))
+	s.failing.Store(true)
+	last := s.warned.Load()
+	if now-last >= int64(warnEvery) && s.warned.CompareAndSwap(last, now) {
+		s.log.Warn(s.fallback, zap.Error(err))
 	}
 }
 
 // ok records that Redis answered, and says so once after failures.
-func (t *tier) ok() {
-	if t.failing.Load() && t.failing.CompareAndSwap(true, false) {
-		t.log.Info("Redis is available again")
+func (s *Shared) ok() {
+	if s.failing.Load() && s.failing.CompareAndSwap(true, false) {
+		s.log.Info("Redis is available again")
 	}
 }
 
-// errWaitTimeout is an unfinished wait for another replica.
-var errWaitTimeout = errors.New("timed out waiting for another hubgate replica")
+// Delete removes key, e.g. a result no longer true.
+func (s *Shared) Delete(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), OpTimeout)
+	defer cancel()
+	if err := s.rdb.Del(ctx, key).Err(); err != nil {
+		s.Failed(err)
+	}
+}
 
-// claim returns the value at valKey, or takes lockKey for id (held is true), waiting
-// while another holder has it. A holder that dies leaves the lock to its lease's
-// end. The error is ctx's end (as errWaitTimeout) or Redis failing.
-func (t *tier) claim(ctx context.Context, valKey, lockKey, id string) (val string, held bool, err error) {
+// ErrWaitTimeout is an unfinished wait for another replica.
+var ErrWaitTimeout = errors.New("timed out waiting for another hubgate replica")
+
+// Claim returns the value at valKey, or takes lockKey and returns the held Lease,
+// waiting while another holder has it. A holder that dies leaves the lock to its
+// lease's end. The error is ctx's end (as ErrWaitTimeout) or Redis failing.
+func (s *Shared) Claim(ctx context.Context, valKey, lockKey string) (val string, held *Lease, err error) {
+	id := rand.Text() // random, so only its taker can renew or release the lock
 	for {
-		res, err := claimScript.Run(ctx, t.rdb, []string{valKey, lockKey}, id, t.lease.Milliseconds()).Result()
+		res, err := claimScript.Run(ctx, s.rdb, []string{valKey, lockKey}, id, s.lease.Milliseconds()).Result()
 		if err != nil {
 			if ctx.Err() != nil {
-				return "", false, fmt.Errorf("%w: %w", errWaitTimeout, ctx.Err())
+				return "", nil, fmt.Errorf("%w: %w", ErrWaitTimeout, ctx.Err())
 			}
-			return "", false, err
+			return "", nil, err
 		}
-		t.ok()
+		s.ok()
 		switch v := res.(type) {
 		case string:
-			return v, false, nil
+			return v, nil, nil
 		case int64:
 			if v == 1 {
-				return "", true, nil
+				return "", s.keep(lockKey, id), nil
 			}
 		default:
-			return "", false, fmt.Errorf("redis: unexpected claim answer %T", res)
+			return "", nil, fmt.Errorf("redis: unexpected claim answer %T", res)
 		}
 		// Another replica is at it: look again shortly, off step with the others.
 		wait := time.NewTimer(10*time.Millisecond + mrand.N(15*time.Millisecond))
 		select {
 		case <-ctx.Done():
 			wait.Stop()
-			return "", false, fmt.Errorf("%w: %w", errWaitTimeout, ctx.Err())
+			return "", nil, fmt.Errorf("%w: %w", ErrWaitTimeout, ctx.Err())
 		case <-wait.C:
 		}
 	}
 }
 
-// lockID is a lock's holder: random, so only its taker can renew or release it.
-func lockID() string { return rand.Text() }
-
-// lease is a lock in Redis kept alive while its holder works.
-type lease struct {
-	t       *tier
+// Lease is a lock in Redis kept alive while its holder works.
+type Lease struct {
+	s       *Shared
 	key, id string
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-// keep renews the held lock key every lease/3 until release.
-func (t *tier) keep(key, id string) *lease {
-	l := &lease{t: t, key: key, id: id, stop: make(chan struct{}), done: make(chan struct{})}
+// keep renews the held lock key every lease/3 until Release.
+func (s *Shared) keep(key, id string) *Lease {
+	l := &Lease{s: s, key: key, id: id, stop: make(chan struct{}), done: make(chan struct{})}
 	go l.renew()
 	return l
 }
 
-func (l *lease) renew() {
+func (l *Lease) renew() {
 	defer close(l.done)
-	every := max(l.t.lease/3, time.Millisecond)
+	every := max(l.s.lease/3, time.Millisecond)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -171,7 +182,7 @@ func (l *lease) renew() {
 		case <-tick.C:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), every)
-		n, err := renewScript.Run(ctx, l.t.rdb, []string{l.key}, l.id, l.t.lease.Milliseconds()).Int()
+		n, err := renewScript.Run(ctx, l.s.rdb, []string{l.key}, l.id, l.s.lease.Milliseconds()).Int()
 		cancel()
 		if err == nil && n == 0 {
 			return // lost (expired while Redis was away): another replica may hold it now
@@ -180,13 +191,13 @@ func (l *lease) renew() {
 	}
 }
 
-// release stops the renewal, stores val at valKey for ttl (nothing when ttl <= 0; not
+// Release stops the renewal, stores val at valKey for ttl (nothing when ttl <= 0; not
 // over an existing value when keep) and gives the lock up. It returns the value at
 // valKey then: another replica's, when keep kept it.
-func (l *lease) release(valKey, val string, ttl time.Duration, keep bool) string {
+func (l *Lease) Release(valKey, val string, ttl time.Duration, keep bool) string {
 	close(l.stop)
 	<-l.done
-	ctx, cancel := context.WithTimeout(context.Background(), redisOpTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), OpTimeout)
 	defer cancel()
 	ms := int64(0)
 	if ttl > 0 {
@@ -196,10 +207,10 @@ func (l *lease) release(valKey, val string, ttl time.Duration, keep bool) string
 	if keep {
 		nx = "nx"
 	}
-	now, err := releaseScript.Run(ctx, l.t.rdb, []string{l.key, valKey}, l.id, val, ms, nx).Text()
+	now, err := releaseScript.Run(ctx, l.s.rdb, []string{l.key, valKey}, l.id, val, ms, nx).Text()
 	if err != nil {
 		// The lease ends the lock anyway; the others look the answer up themselves.
-		l.t.failed(err)
+		l.s.Failed(err)
 	}
 	return now
 }

@@ -1,4 +1,4 @@
-package provider_test
+package identity_test
 
 import (
 	"context"
@@ -17,14 +17,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/hubgate/hubgate/identity"
 	"github.com/hubgate/hubgate/internal/redistest"
 	"github.com/hubgate/hubgate/provider"
 )
 
 // replicas is n caches ("replicas") sharing one Redis and one provider.
-func replicas(t *testing.T, n int, p provider.Looker, rdb *redis.Client, o provider.CacheOptions) []*provider.Cache {
+func replicas(t *testing.T, n int, p identity.Looker, rdb *redis.Client, o identity.CacheOptions) []*identity.Cache {
 	t.Helper()
-	o.Store, o.Redis = "redis", rdb
+	o.Redis = rdb
 	if o.Size == 0 {
 		o.Size = 100
 	}
@@ -34,9 +35,9 @@ func replicas(t *testing.T, n int, p provider.Looker, rdb *redis.Client, o provi
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second
 	}
-	cs := make([]*provider.Cache, n)
+	cs := make([]*identity.Cache, n)
 	for i := range cs {
-		cs[i] = provider.NewCacheWith(p, o)
+		cs[i] = identity.NewCacheWith(p, o)
 	}
 	return cs
 }
@@ -55,7 +56,7 @@ func TestSharedCacheOneCallAcrossReplicas(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // long enough for every caller to arrive
 		return &provider.User{Name: "alice", Groups: []string{"staff"}}, nil
 	}}
-	cs := replicas(t, 3, p, srv.Client(), provider.CacheOptions{})
+	cs := replicas(t, 3, p, srv.Client(), identity.CacheOptions{})
 
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -96,7 +97,7 @@ func TestSharedCacheServesOtherReplica(t *testing.T) {
 	}}
 	var results []string
 	var mu sync.Mutex
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{
 		Observe: func(r string) { mu.Lock(); results = append(results, r); mu.Unlock() }})
 	if _, hit, err := cs[0].Lookup(context.Background(), "tok"); hit || err != nil {
 		t.Fatalf("A: hit %v, %v", hit, err)
@@ -138,7 +139,7 @@ func TestSharedCacheExpiresAtFetchPlusTTL(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
 	const ttl = time.Second
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{TTL: ttl})
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{TTL: ttl})
 	fetched := time.Now()
 	cs[0].Lookup(context.Background(), "a")
 	time.Sleep(ttl / 2)
@@ -162,7 +163,7 @@ func TestSharedCacheExpiresAtFetchPlusTTL(t *testing.T) {
 func TestSharedCacheInvalidToken(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
-	cs := replicas(t, 3, p, srv.Client(), provider.CacheOptions{})
+	cs := replicas(t, 3, p, srv.Client(), identity.CacheOptions{})
 	if _, hit, err := cs[0].Lookup(context.Background(), "bad"); hit || !errors.Is(err, provider.ErrInvalidToken) {
 		t.Fatalf("A: hit %v, %v", hit, err)
 	}
@@ -174,8 +175,8 @@ func TestSharedCacheInvalidToken(t *testing.T) {
 	if n := p.calls.Load(); n != 1 {
 		t.Errorf("%d provider calls, want 1", n)
 	}
-	if ms, _ := srv.Client().PTTL(context.Background(), userKey("bad")).Result(); ms > provider.InvalidTTL || ms <= 0 {
-		t.Errorf("rejection PTTL = %v, want within (0, %v]", ms, provider.InvalidTTL)
+	if ms, _ := srv.Client().PTTL(context.Background(), userKey("bad")).Result(); ms > identity.InvalidTTL || ms <= 0 {
+		t.Errorf("rejection PTTL = %v, want within (0, %v]", ms, identity.InvalidTTL)
 	}
 }
 
@@ -184,7 +185,7 @@ func TestSharedCacheInvalidToken(t *testing.T) {
 func TestSharedCacheUnavailableNotShared(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{})
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{})
 	for _, c := range cs {
 		var ue *provider.UnavailableError
 		if _, _, err := c.Lookup(context.Background(), "down"); !errors.As(err, &ue) {
@@ -211,7 +212,7 @@ func TestSharedCacheHolderFails(t *testing.T) {
 		}
 		return &provider.User{Name: "alice"}, nil
 	}
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{Timeout: 3 * time.Second})
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{Timeout: 3 * time.Second})
 	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -235,7 +236,7 @@ func TestSharedCacheHolderFails(t *testing.T) {
 func TestSharedCacheDeadHolder(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
-	cs := replicas(t, 1, p, srv.Client(), provider.CacheOptions{})
+	cs := replicas(t, 1, p, srv.Client(), identity.CacheOptions{})
 	h := sha256.Sum256([]byte("tok"))
 	lock := "hubgate:user-lock:" + hex.EncodeToString(h[:])
 	if err := srv.Client().Set(context.Background(), lock, "dead-replica", 300*time.Millisecond).Err(); err != nil {
@@ -255,7 +256,7 @@ func TestSharedCacheDeadHolder(t *testing.T) {
 func TestSharedCacheWaitBounded(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
-	cs := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Timeout: 200 * time.Millisecond})
+	cs := replicas(t, 1, p, srv.Client(), identity.CacheOptions{Timeout: 200 * time.Millisecond})
 	h := sha256.Sum256([]byte("tok"))
 	srv.Client().Set(context.Background(), "hubgate:user-lock:"+hex.EncodeToString(h[:]), "busy", time.Minute)
 	start := time.Now()
@@ -278,7 +279,7 @@ func TestSharedCacheRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	core, logs := observer.New(zap.InfoLevel)
 	p := users()
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{Logger: zap.New(core)})
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{Logger: zap.New(core)})
 	srv.Stop()
 
 	var wg sync.WaitGroup
@@ -332,7 +333,7 @@ func TestSharedCacheStaleIfError(t *testing.T) {
 	for _, grace := range []time.Duration{0, time.Minute} {
 		srv.Client().FlushDB(context.Background())
 		down.Store(false)
-		cs := replicas(t, 1, p, srv.Client(), provider.CacheOptions{TTL: 100 * time.Millisecond, StaleIfError: grace})
+		cs := replicas(t, 1, p, srv.Client(), identity.CacheOptions{TTL: 100 * time.Millisecond, StaleIfError: grace})
 		cs[0].Lookup(context.Background(), "tok")
 		down.Store(true)
 		time.Sleep(150 * time.Millisecond)
@@ -350,7 +351,7 @@ func TestSharedCacheStaleIfError(t *testing.T) {
 func TestSharedCacheForget(t *testing.T) {
 	srv := redistest.Start(t)
 	p := users()
-	cs := replicas(t, 2, p, srv.Client(), provider.CacheOptions{})
+	cs := replicas(t, 2, p, srv.Client(), identity.CacheOptions{})
 	cs[0].Lookup(context.Background(), "a")
 	cs[0].Forget("a")
 	if _, hit, _ := cs[1].Lookup(context.Background(), "a"); hit {
@@ -358,22 +359,6 @@ func TestSharedCacheForget(t *testing.T) {
 	}
 	if n := p.calls.Load(); n != 2 {
 		t.Errorf("%d provider calls, want 2", n)
-	}
-}
-
-// TestCacheStoreMemoryIgnoresRedis: cache_store memory with a Redis configured (for
-// sessions) keeps identities in the process.
-func TestCacheStoreMemoryIgnoresRedis(t *testing.T) {
-	srv := redistest.Start(t)
-	p := users()
-	a := provider.NewCacheWith(p, provider.CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Store: "memory", Redis: srv.Client()})
-	b := provider.NewCacheWith(p, provider.CacheOptions{Size: 10, TTL: time.Minute, Timeout: time.Second, Store: "memory", Redis: srv.Client()})
-	a.Lookup(context.Background(), "a")
-	if _, hit, _ := b.Lookup(context.Background(), "a"); hit {
-		t.Error("a memory cache was served another's identity")
-	}
-	if keys, _ := srv.Client().Keys(context.Background(), "*").Result(); len(keys) != 0 {
-		t.Errorf("a memory cache wrote %v to Redis", keys)
 	}
 }
 
@@ -388,7 +373,7 @@ func TestSharedCacheEntriesAreSealed(t *testing.T) {
 		return &provider.User{Name: "mallory", Email: "mallory@example.org", Kind: "user"}, nil
 	}}
 	secret := []byte("0123456789abcdef0123456789abcdef")
-	a := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: secret})[0]
+	a := replicas(t, 1, p, srv.Client(), identity.CacheOptions{Secret: secret})[0]
 	if _, _, err := a.Lookup(context.Background(), "tok-mallory"); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +388,7 @@ func TestSharedCacheEntriesAreSealed(t *testing.T) {
 	}
 
 	// Another secret (another deployment sharing the Redis, or a forger): no hit.
-	other := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: []byte("another-secret-another-secret-xx")})[0]
+	other := replicas(t, 1, p, srv.Client(), identity.CacheOptions{Secret: []byte("another-secret-another-secret-xx")})[0]
 	if u, hit, err := other.Lookup(context.Background(), "tok-mallory"); err != nil || hit || u.Name != "mallory" {
 		t.Errorf("a replica with another secret: %+v hit=%v %v; want the provider's answer, no hit", u, hit, err)
 	}
@@ -411,7 +396,7 @@ func TestSharedCacheEntriesAreSealed(t *testing.T) {
 	// A planted entry in the format of the clear JSON, claiming admin.
 	planted := fmt.Sprintf(`{"n":"admin","a":true,"k":"user","t":%d}`, time.Now().UnixMilli())
 	srv.Client().Set(context.Background(), userKey("tok-mallory2"), planted, time.Minute)
-	b := replicas(t, 1, p, srv.Client(), provider.CacheOptions{Secret: secret})[0]
+	b := replicas(t, 1, p, srv.Client(), identity.CacheOptions{Secret: secret})[0]
 	calls := p.calls.Load()
 	u, hit, err := b.Lookup(context.Background(), "tok-mallory2")
 	if err != nil || hit || u.Name != "mallory" || u.Admin || p.calls.Load() != calls+1 {
