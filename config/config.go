@@ -292,7 +292,7 @@ type hubEnv struct {
 }
 
 // hubServiceDefaults maps the environment JupyterHub gives a managed service onto
-// configuration keys (PROTOCOLS.md 1.6). It only fills keys left unset elsewhere;
+// configuration keys (docs/peers.md, "The environment of a managed service"). It only fills keys left unset elsewhere;
 // a zero value in defaults fills nothing.
 func hubServiceDefaults(env map[string]string) hubEnv {
 	h := hubEnv{}

@@ -31,7 +31,7 @@ var standalone = []string{
 }
 
 // hubEnv3 is the environment JupyterHub 3.0.0 gives a managed service "gate"
-// (PROTOCOLS.md 1.6).
+// (docs/peers.md, "The environment of a managed service").
 func hubEnv3() map[string]string {
 	return map[string]string{
 		"JUPYTERHUB_API_TOKEN":                   "hub-api-token-for-gate",

@@ -216,7 +216,7 @@ func (g *Generic) userFrom(data map[string]interface{}) (*User, error) {
 	return u, nil
 }
 
-// introspection is the RFC 7662 answer (DOT: PROTOCOLS.md 2.6).
+// introspection is the RFC 7662 answer (django-oauth-toolkit: docs/peers.md, "django-oauth-toolkit").
 type introspection struct {
 	Active   bool    `json:"active"`
 	Username string  `json:"username"`

@@ -11,7 +11,7 @@ import (
 	"github.com/hubgate/hubgate/provider"
 )
 
-// fakeGitHub serves GitHub's token endpoint and REST API (PROTOCOLS.md 3) under base,
+// fakeGitHub serves GitHub's token endpoint and REST API (docs/peers.md, "GitHub and Google") under base,
 // "" for api.github.com, "/api/v3" for GitHub Enterprise Server.
 type fakeGitHub struct {
 	*fakeIDP

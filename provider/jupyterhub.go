@@ -24,7 +24,7 @@ type JupyterHubOptions struct {
 // JupyterHubPreset is the Hub's: its endpoints come from its service environment.
 var JupyterHubPreset = Preset{LoginService: "JupyterHub"}
 
-// JupyterHub uses a Hub as OAuth2 provider (PROTOCOLS.md section 1).
+// JupyterHub uses a Hub as OAuth2 provider (docs/peers.md, "JupyterHub as the OAuth provider").
 type JupyterHub struct {
 	OAuth
 	api string

@@ -1,7 +1,7 @@
 package provider
 
 // Preset is what a provider fills in where the configuration leaves a setting empty
-// (PROTOCOLS.md section 3). Every setting can still be overridden, which is also how
+// (docs/peers.md, "GitHub and Google"). Every setting can still be overridden, which is also how
 // tests point a preset at local fakes.
 type Preset struct {
 	LoginService  string // the name on the sign-in page
