@@ -6,6 +6,7 @@ import (
 	"net/url"
 
 	"go.uber.org/zap"
+	"golang.org/x/oauth2"
 
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
@@ -57,48 +58,11 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	}
 	login, err := s.o.Sessions.TakeLogin(w, r, state)
 	if err != nil {
-		// A callback replayed by the back button, in a browser that is logged in.
-		_, ok, err := s.o.Sessions.Load(r)
-		if err != nil {
-			s.storeFailed(err)
-			s.storeDownAtLogin(w, r)
-			return
-		}
-		if ok {
-			redirect(w, s.o.ServicePrefix)
-			return
-		}
-		s.retryPage(w, r, http.StatusForbidden, "Login expired",
-			"This login was not started in this browser, was already used, took longer than 10 minutes, or was replaced by newer logins.")
+		s.unknownLogin(w, r)
 		return
 	}
-	tok, err := s.o.Provider.Exchange(r.Context(), code, login.Verifier)
-	if err != nil {
-		s.log.Warn("code exchange failed", zap.Error(err))
-		if errors.Is(err, provider.ErrInvalidToken) {
-			s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service refused the login code.")
-		} else {
-			s.providerDown(w, r)
-		}
-		return
-	}
-	u, hit, err := s.o.Cache.Lookup(r.Context(), tok.AccessToken)
-	info.cache = "miss"
-	if hit {
-		info.cache = "hit"
-	}
-	switch {
-	case errors.Is(err, provider.ErrInvalidToken):
-		s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service did not accept its own token.")
-		return
-	case err != nil:
-		s.log.Error("identity lookup failed", zap.Error(err))
-		s.providerDown(w, r)
-		return
-	}
-	info.user = u.Name
-	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
-		s.notAllowed(w, r, u)
+	tok, ok := s.exchange(w, r, info, code, login.Verifier)
+	if !ok {
 		return
 	}
 	// A new login always replaces whatever session the browser had (fixation): the
@@ -119,6 +83,57 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request, info *request)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	redirect(w, login.Redirect)
+}
+
+// unknownLogin answers a callback whose state matches no login of this browser. A
+// browser that is logged in got here by the back button: it goes home.
+func (s *Server) unknownLogin(w http.ResponseWriter, r *http.Request) {
+	_, ok, err := s.o.Sessions.Load(r)
+	switch {
+	case err != nil:
+		s.storeFailed(err)
+		s.storeDownAtLogin(w, r)
+	case ok:
+		redirect(w, s.o.ServicePrefix)
+	default:
+		s.retryPage(w, r, http.StatusForbidden, "Login expired",
+			"This login was not started in this browser, was already used, took longer than 10 minutes, or was replaced by newer logins.")
+	}
+}
+
+// exchange turns the callback's code into a token of a user who may pass; otherwise
+// it has answered the browser and ok is false.
+func (s *Server) exchange(w http.ResponseWriter, r *http.Request, info *request, code, verifier string) (tok *oauth2.Token, ok bool) {
+	tok, err := s.o.Provider.Exchange(r.Context(), code, verifier)
+	if err != nil {
+		s.log.Warn("code exchange failed", zap.Error(err))
+		if errors.Is(err, provider.ErrInvalidToken) {
+			s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service refused the login code.")
+		} else {
+			s.providerDown(w, r)
+		}
+		return nil, false
+	}
+	u, hit, err := s.o.Cache.Lookup(r.Context(), tok.AccessToken)
+	info.cache = "miss"
+	if hit {
+		info.cache = "hit"
+	}
+	switch {
+	case errors.Is(err, provider.ErrInvalidToken):
+		s.retryPage(w, r, http.StatusForbidden, "Login failed", "The login service did not accept its own token.")
+		return nil, false
+	case err != nil:
+		s.log.Error("identity lookup failed", zap.Error(err))
+		s.providerDown(w, r)
+		return nil, false
+	}
+	info.user = u.Name
+	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
+		s.notAllowed(w, r, u)
+		return nil, false
+	}
+	return tok, true
 }
 
 // signOut ends the session here, and at the Hub too when hub_logout is on. With a
