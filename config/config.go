@@ -491,26 +491,22 @@ func (c *Config) checkCookies() error {
 
 // checkLimits: lifetimes, sizes and timeouts must be positive.
 func (c *Config) checkLimits() error {
-	if c.CookieExpire <= 0 {
-		return bad("cookie_expire", "must be positive")
-	}
-	if c.CacheTTL <= 0 {
-		return bad("cache_ttl", "must be positive, e.g. 300s")
-	}
-	if c.CacheSize <= 0 {
-		return bad("cache_size", "must be positive")
-	}
-	if c.ProviderTimeout <= 0 {
-		return bad("provider_timeout", "must be positive")
-	}
-	if c.UpstreamTimeout <= 0 {
-		return bad("upstream_timeout", "must be positive")
-	}
-	if c.HeaderTimeout <= 0 {
-		return bad("header_timeout", "must be positive")
-	}
-	if c.BodyIdleTimeout <= 0 {
-		return bad("body_idle_timeout", "must be positive")
+	for _, l := range []struct {
+		key      string
+		positive bool
+		hint     string
+	}{
+		{"cookie_expire", c.CookieExpire > 0, ""},
+		{"cache_ttl", c.CacheTTL > 0, ", e.g. 300s"},
+		{"cache_size", c.CacheSize > 0, ""},
+		{"provider_timeout", c.ProviderTimeout > 0, ""},
+		{"upstream_timeout", c.UpstreamTimeout > 0, ""},
+		{"header_timeout", c.HeaderTimeout > 0, ""},
+		{"body_idle_timeout", c.BodyIdleTimeout > 0, ""},
+	} {
+		if !l.positive {
+			return bad(l.key, "must be positive%s", l.hint)
+		}
 	}
 	return nil
 }
