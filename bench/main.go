@@ -420,12 +420,13 @@ type identResult struct {
 	err       error
 }
 
+// runBench starts the rig, runs the selected phases in a fixed order and writes the
+// report. The order matters: the main hubgate serves load, steady and burst, and is
+// stopped before the TTL and identity runs start their own hubgates.
 func runBench(o options) error {
 	rep := &report{o: o, started: time.Now(), loadBefore: loadAvg()}
-	if out, err := exec.Command(o.hubgate, "version").Output(); err == nil {
-		rep.hubgateVer = strings.TrimSpace(string(out))
-	} else {
-		return fmt.Errorf("%s: %w (run `make build` first)", o.hubgate, err)
+	if err := rep.readHubgateVersion(); err != nil {
+		return err
 	}
 	r, err := newRig(o)
 	if r != nil {
@@ -439,33 +440,114 @@ func runBench(o options) error {
 		return err
 	}
 	rep.tool = l.tool()
-	logf := func(format string, args ...any) {
-		fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Since(rep.started).Round(time.Second), fmt.Sprintf(format, args...))
-	}
 
-	if r.bare, err = r.startRole("bareproxy", "-target", r.upstream.url); err != nil {
+	gate, cookie, token, err := r.startMain(rep.logf)
+	if err != nil {
 		return err
+	}
+	cookieH, tokenH := "Cookie: "+cookie, "Authorization: token "+token
+	sc := r.baseScenarios(gate, cookieH, tokenH)
+	if o.compare != "" {
+		b, err := r.addCompare(&sc, cookieH, tokenH)
+		if err != nil {
+			return err
+		}
+		defer b.stop()
+	}
+	if o.redis {
+		if err := r.addRedis(&sc); err != nil {
+			return err
+		}
+	}
+	if err := r.peers(rep, sc.insertAfter, cookie); err != nil {
+		return err
+	}
+	if err := sc.check(); err != nil {
+		return err
+	}
+	rep.scenarios = sc
+
+	if o.phase("load") {
+		if err := rep.runLoad(l, gate); err != nil {
+			return err
+		}
+		rep.loadRatios()
+	}
+	if o.phase("steady") {
+		rep.runSteady(r, gate, cookie)
+	}
+	if o.phase("burst") {
+		if err := rep.runBursts(r, gate); err != nil {
+			return err
+		}
+	}
+	gate.stop()
+
+	// One token under sustained load with a short TTL.
+	if o.phase("ttl") {
+		rep.ttl = r.ttlRun(l, rep.logf)
+	}
+	// Memory and hit latency with many cached identities.
+	if o.phase("identities") {
+		rep.idents = r.identityRuns(l, rep.logf)
+	}
+	r.close()
+
+	if o.phase("micro") {
+		rep.logf("micro-benchmarks (go test -bench . -benchmem -benchtime %s %s)", o.benchtime, strings.Join(microPackages, " "))
+		rep.micro, rep.microOut, rep.microErr = runMicro(o.root, o.benchtime)
+	}
+	rep.loadAfter = loadAvg()
+	return rep.write()
+}
+
+// readHubgateVersion fails early, before anything is started, if the binary to
+// measure is missing or broken.
+func (rep *report) readHubgateVersion() error {
+	out, err := exec.Command(rep.o.hubgate, "version").Output()
+	if err != nil {
+		return fmt.Errorf("%s: %w (run `make build` first)", rep.o.hubgate, err)
+	}
+	rep.hubgateVer = strings.TrimSpace(string(out))
+	return nil
+}
+
+// logf writes a progress line to stderr, stamped with the time since the run began,
+// so that a long run shows where it is.
+func (rep *report) logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Since(rep.started).Round(time.Second), fmt.Sprintf(format, args...))
+}
+
+// startMain starts the two bare proxies (the references) and the main hubgate, and
+// signs in through it for real, so that the cookie and token scenarios carry
+// credentials hubgate itself issued.
+func (r *rig) startMain(logf func(string, ...any)) (gate *process, cookie, token string, err error) {
+	if r.bare, err = r.startRole("bareproxy", "-target", r.upstream.url); err != nil {
+		return nil, "", "", err
 	}
 	if r.barePool, err = r.startRole("bareproxy", "-target", r.upstream.url, "-pool"); err != nil {
-		return err
+		return nil, "", "", err
 	}
-	gate, err := r.startHubgate("hubgate", nil)
-	if err != nil {
-		return err
+	if gate, err = r.startHubgate("hubgate", nil); err != nil {
+		return nil, "", "", err
 	}
-	cookie, err := login(gate.url)
-	if err != nil {
-		return fmt.Errorf("%w\nhubgate log:\n%s", err, tail(gate.log, 2000))
+	if cookie, err = login(gate.url); err != nil {
+		return nil, "", "", fmt.Errorf("%w\nhubgate log:\n%s", err, tail(gate.log, 2000))
 	}
-	token, err := r.apiToken()
-	if err != nil {
-		return err
+	if token, err = r.apiToken(); err != nil {
+		return nil, "", "", err
 	}
 	logf("logged in through hubgate (%s); API token created", strings.SplitN(cookie, "=", 2)[0])
+	return gate, cookie, token, nil
+}
 
-	cookieH, tokenH := "Cookie: "+cookie, "Authorization: token "+token
-	// Ordered so that the two sides of each ratio run next to each other.
-	sc := []*scenario{
+// scenarioList is the load scenarios in the order they run in a forward round.
+type scenarioList []*scenario
+
+// baseScenarios are the scenarios every run has, ordered so that the two sides of
+// each ratio run next to each other.
+func (r *rig) baseScenarios(gate *process, cookieH, tokenH string) scenarioList {
+	return scenarioList{
 		{key: "auth401", name: "hubgate /oauth2/auth 401", url: gate.url + "/oauth2/auth", proc: gate, want: 401},
 		{key: "auth-token", name: "hubgate /oauth2/auth 202 (token)", url: gate.url + "/oauth2/auth", headers: []string{tokenH}, proc: gate, want: 202},
 		{key: "auth", name: "hubgate /oauth2/auth 202 (cookie)", url: gate.url + "/oauth2/auth", headers: []string{cookieH}, proc: gate, want: 202},
@@ -475,210 +557,248 @@ func runBench(o options) error {
 		{key: "bare-pool", name: "bare reverse proxy + BufferPool", url: r.barePool.url + "/app/", proc: r.barePool, want: 200},
 		{key: "token", name: "hubgate, API token", url: gate.url + "/app/", headers: []string{tokenH}, proc: gate, want: 200},
 	}
-	// ins puts a scenario right after the one it is compared with.
-	ins := func(after string, s *scenario) {
-		i := slices.IndexFunc(sc, func(x *scenario) bool { return x.key == after })
-		sc = slices.Insert(sc, i+1, s)
-	}
-	if o.compare != "" {
-		// hubgate B shares the cookie secret, so the same session and token work on it.
-		b, err := r.startHubgateBinary("hubgate-b", o.compare, nil)
-		if err != nil {
-			return err
-		}
-		ins("auth-token", &scenario{key: "B-auth-token", name: "hubgate B /oauth2/auth 202 (token)", url: b.url + "/oauth2/auth", headers: []string{tokenH}, proc: b, want: 202})
-		ins("auth", &scenario{key: "B-auth", name: "hubgate B /oauth2/auth 202 (cookie)", url: b.url + "/oauth2/auth", headers: []string{cookieH}, proc: b, want: 202})
-		ins("cookie", &scenario{key: "B-cookie", name: "hubgate B, cookie session", url: b.url + "/app/", headers: []string{cookieH}, proc: b, want: 200})
-		defer b.stop()
-	}
-	if o.redis {
-		// The same fake Hub and upstream; the session lives in Redis (the cookie holds a
-		// ticket) and lookups are shared through it.
-		rds, err := r.startRedis()
-		if err != nil {
-			return err
-		}
-		rg, err := r.startHubgate("hubgate-redis", map[string]string{
-			"HUBGATE_SESSION_STORE": "redis",
-			"HUBGATE_CACHE_STORE":   "redis",
-			"HUBGATE_REDIS_URL":     rds.url,
-		})
-		if err != nil {
-			return err
-		}
-		ticket, err := login(rg.url)
-		if err != nil {
-			return fmt.Errorf("%w\nhubgate-redis log:\n%s", err, tail(rg.log, 2000))
-		}
-		ticketH := "Cookie: " + ticket
-		ins("auth", &scenario{key: "redis-auth", name: "hubgate /oauth2/auth 202 (Redis session)", url: rg.url + "/oauth2/auth", headers: []string{ticketH}, proc: rg, side: rds, want: 202})
-		ins("cookie", &scenario{key: "redis-cookie", name: "hubgate, Redis session", url: rg.url + "/app/", headers: []string{ticketH}, proc: rg, side: rds, want: 200})
-	}
-	if err := r.peers(rep, ins, cookie); err != nil {
-		return err
-	}
+}
+
+// insertAfter puts a scenario right after the one it is compared with, so that the
+// two run back to back in every round.
+func (sc *scenarioList) insertAfter(after string, s *scenario) {
+	i := slices.IndexFunc(*sc, func(x *scenario) bool { return x.key == after })
+	*sc = slices.Insert(*sc, i+1, s)
+}
+
+// check makes one request per scenario before any load, so that a misconfigured
+// scenario fails the run instead of measuring error answers.
+func (sc scenarioList) check() error {
 	for _, s := range sc {
 		if err := check(s.url, s.want, s.headers...); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	rep.scenarios = sc
+	return nil
+}
 
-	if o.phase("load") {
-		// Closed-loop load, all scenarios per round, every other round in reverse order so
-		// that drift in the machine's load hits both sides of each ratio alike.
-		for round := range o.rounds {
-			order := slices.Clone(sc)
-			if round%2 == 1 {
-				slices.Reverse(order)
-			}
-			for _, s := range order {
-				t0, _ := cpuTicks(s.proc.pid())
-				var side0 int64
-				if s.side != nil {
-					side0, _ = cpuTicks(s.side.pid())
-				}
-				start := time.Now()
-				res, err := l.run(s.url, s.headers, o.duration)
-				if err != nil {
-					return err
-				}
-				t1, _ := cpuTicks(s.proc.pid())
-				if s.side != nil {
-					side1, _ := cpuTicks(s.side.pid())
-					s.sideTicks += side1 - side0
-				}
-				s.wall += time.Since(start)
-				s.ticks += t1 - t0
-				res.cpu = time.Duration(t1-t0) * clockTick
-				s.results = append(s.results, res)
-				s.mem = readMemory(s.proc.pid())
-				logf("round %d/%d %-34s %8.0f req/s  p99 %-9v RSS peak %s", round+1, o.rounds, s.name, res.rps(), res.p99, mib(s.mem.hwm))
-			}
-		}
-		rep.hwm64 = readMemory(gate.pid())
-		byKey := func(k string) *scenario {
-			for _, s := range sc {
-				if s.key == k {
-					return s
-				}
-			}
-			panic(k)
-		}
-		pair := func(name, a, b string, f func(x, y loadResult) float64) {
-			ra := ratio{name: name}
-			for i := range byKey(a).results {
-				ra.perRound = append(ra.perRound, f(byKey(a).results[i], byKey(b).results[i]))
-			}
-			rep.ratios = append(rep.ratios, ra)
-		}
-		rps := func(x, y loadResult) float64 { return x.rps() / y.rps() }
-		p99 := func(x, y loadResult) float64 { return float64(x.p99) / float64(y.p99) }
-		pair("hubgate cookie proxy / bare proxy, throughput", "cookie", "bare", rps)
-		pair("hubgate cookie proxy / bare proxy, p99", "cookie", "bare", p99)
-		pair("hubgate token proxy / bare proxy, throughput", "token", "bare", rps)
-		pair("hubgate token proxy / bare proxy, p99", "token", "bare", p99)
-		pair("/oauth2/auth 202 (cookie) / upstream direct, throughput", "auth", "upstream", rps)
-		pair("/oauth2/auth 202 (token) / upstream direct, throughput", "auth-token", "upstream", rps)
-		pair("bare proxy / upstream direct, throughput", "bare", "upstream", rps)
-		pair("hubgate cookie proxy / bare proxy + BufferPool (hubgate has one), throughput", "cookie", "bare-pool", rps)
-		pair("hubgate cookie proxy / bare proxy + BufferPool, p99", "cookie", "bare-pool", p99)
-		// CPU time per request of the serving process is far less sensitive to what else
-		// the machine is doing than throughput is: the efficiency behind the ratios above.
-		cpu := func(x, y loadResult) float64 { return float64(x.cpuPerRequest()) / float64(y.cpuPerRequest()) }
-		pair("CPU per request: hubgate cookie proxy / bare proxy", "cookie", "bare", cpu)
-		pair("CPU per request: hubgate cookie proxy / bare proxy + BufferPool", "cookie", "bare-pool", cpu)
-		pair("CPU per request: /oauth2/auth 202 (cookie) / upstream direct", "auth", "upstream", cpu)
-		pair("CPU per request: /oauth2/auth 202 (token) / upstream direct", "auth-token", "upstream", cpu)
-		peerRatios(o, pair, rps, p99, cpu)
-		if o.redis {
-			pair("Redis session proxy / cookie session proxy, throughput", "redis-cookie", "cookie", rps)
-			pair("Redis session proxy / cookie session proxy, p99", "redis-cookie", "cookie", p99)
-			pair("/oauth2/auth 202: Redis session / cookie session, throughput", "redis-auth", "auth", rps)
-			pair("/oauth2/auth 202: Redis session / cookie session, p99", "redis-auth", "auth", p99)
-			pair("CPU per request (hubgate only): Redis session proxy / cookie session proxy", "redis-cookie", "cookie", cpu)
-		}
-		if o.compare != "" {
-			pair("B: hubgate B cookie proxy / bare proxy, throughput", "B-cookie", "bare", rps)
-			pair("B: hubgate B cookie proxy / bare proxy, p99", "B-cookie", "bare", p99)
-			pair("B: hubgate B /oauth2/auth 202 (cookie) / upstream direct, throughput", "B-auth", "upstream", rps)
-			pair("B: hubgate B /oauth2/auth 202 (token) / upstream direct, throughput", "B-auth-token", "upstream", rps)
-			pair("B: CPU per request, hubgate B / hubgate, cookie proxy", "B-cookie", "cookie", cpu)
-			pair("B: CPU per request, hubgate B / hubgate, /oauth2/auth (cookie)", "B-auth", "auth", cpu)
-			pair("B: CPU per request, hubgate B / hubgate, /oauth2/auth (token)", "B-auth-token", "auth-token", cpu)
-		}
+// addCompare starts hubgate B (-compare) and adds its scenarios next to hubgate's.
+// It returns B for the caller to stop when the run ends.
+func (r *rig) addCompare(sc *scenarioList, cookieH, tokenH string) (*process, error) {
+	// hubgate B shares the cookie secret, so the same session and token work on it.
+	b, err := r.startHubgateBinary("hubgate-b", r.o.compare, nil)
+	if err != nil {
+		return nil, err
 	}
+	sc.insertAfter("auth-token", &scenario{key: "B-auth-token", name: "hubgate B /oauth2/auth 202 (token)", url: b.url + "/oauth2/auth", headers: []string{tokenH}, proc: b, want: 202})
+	sc.insertAfter("auth", &scenario{key: "B-auth", name: "hubgate B /oauth2/auth 202 (cookie)", url: b.url + "/oauth2/auth", headers: []string{cookieH}, proc: b, want: 202})
+	sc.insertAfter("cookie", &scenario{key: "B-cookie", name: "hubgate B, cookie session", url: b.url + "/app/", headers: []string{cookieH}, proc: b, want: 200})
+	return b, nil
+}
 
-	if o.phase("steady") {
-		// /auth at a steady rate, open loop.
-		logf("steady /oauth2/auth at %d req/s for %v", o.pacedRate, o.pacedDur)
-		authHeader := http.Header{"Cookie": {cookie}}
-		rep.paced = paced(gate.url+"/oauth2/auth", o.pacedRate, time.Second, o.pacedDur, func(int) http.Header { return authHeader.Clone() })
-		// The same generator against the upstream alone: the floor this machine and the
-		// generator put under any latency measured here.
-		rep.pacedRef = paced(r.upstream.url+"/app/", o.pacedRate, time.Second, o.pacedDur, func(int) http.Header { return http.Header{} })
-		logf("steady: /oauth2/auth p99 %v; upstream direct p99 %v", rep.paced.p99, rep.pacedRef.p99)
+// addRedis starts redis-server and a hubgate storing sessions and lookups in it, signs
+// in through that hubgate, and adds its scenarios next to the cookie-session ones.
+func (r *rig) addRedis(sc *scenarioList) error {
+	// The same fake Hub and upstream; the session lives in Redis (the cookie holds a
+	// ticket) and lookups are shared through it.
+	rds, err := r.startRedis()
+	if err != nil {
+		return err
 	}
+	rg, err := r.startHubgate("hubgate-redis", map[string]string{
+		"HUBGATE_SESSION_STORE": "redis",
+		"HUBGATE_CACHE_STORE":   "redis",
+		"HUBGATE_REDIS_URL":     rds.url,
+	})
+	if err != nil {
+		return err
+	}
+	ticket, err := login(rg.url)
+	if err != nil {
+		return fmt.Errorf("%w\nhubgate-redis log:\n%s", err, tail(rg.log, 2000))
+	}
+	ticketH := "Cookie: " + ticket
+	sc.insertAfter("auth", &scenario{key: "redis-auth", name: "hubgate /oauth2/auth 202 (Redis session)", url: rg.url + "/oauth2/auth", headers: []string{ticketH}, proc: rg, side: rds, want: 202})
+	sc.insertAfter("cookie", &scenario{key: "redis-cookie", name: "hubgate, Redis session", url: rg.url + "/app/", headers: []string{ticketH}, proc: rg, side: rds, want: 200})
+	return nil
+}
 
-	// 64 concurrent first requests with one new token, with a Hub slow enough that
-	// they all wait on the first one's lookup.
-	if o.phase("burst") {
-		r.hub.setLatency(50 * time.Millisecond)
-		for i := range 3 {
-			tok := "tok-burst-" + randomHex(8)
-			off := fileSize(gate.log)
-			codes, err := burst(gate.url+"/oauth2/auth", o.connections, http.Header{"Authorization": {"token " + tok}})
+// runLoad is the closed-loop load: all scenarios per round, every other round in
+// reverse order so that drift in the machine's load hits both sides of each ratio
+// alike. Afterwards it reads the main hubgate's peak RSS for the memory target.
+func (rep *report) runLoad(l *loader, gate *process) error {
+	o := rep.o
+	for round := range o.rounds {
+		order := slices.Clone(rep.scenarios)
+		if round%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, s := range order {
+			res, err := s.measure(l, o.duration)
 			if err != nil {
 				return err
 			}
-			time.Sleep(300 * time.Millisecond) // the access log lines are written (even if buffered)
-			b := burstResult{token: tok, calls: r.hub.calls(tok), requests: len(codes),
-				misses: countLines(gate.log, off, `"path":"/oauth2/auth"`, `"cache":"miss"`)}
-			for _, c := range codes {
-				if c == http.StatusAccepted {
-					b.ok++
-				}
+			rep.logf("round %d/%d %-34s %8.0f req/s  p99 %-9v RSS peak %s", round+1, o.rounds, s.name, res.rps(), res.p99, mib(s.mem.hwm))
+		}
+	}
+	rep.hwm64 = readMemory(gate.pid())
+	return nil
+}
+
+// measure runs one round of the scenario and adds it to the scenario's results, with
+// the CPU time its serving process (and side process) spent meanwhile read from /proc.
+func (s *scenario) measure(l *loader, d time.Duration) (loadResult, error) {
+	t0, _ := cpuTicks(s.proc.pid())
+	var side0 int64
+	if s.side != nil {
+		side0, _ = cpuTicks(s.side.pid())
+	}
+	start := time.Now()
+	res, err := l.run(s.url, s.headers, d)
+	if err != nil {
+		return res, err
+	}
+	t1, _ := cpuTicks(s.proc.pid())
+	if s.side != nil {
+		side1, _ := cpuTicks(s.side.pid())
+		s.sideTicks += side1 - side0
+	}
+	s.wall += time.Since(start)
+	s.ticks += t1 - t0
+	res.cpu = time.Duration(t1-t0) * clockTick
+	s.results = append(s.results, res)
+	s.mem = readMemory(s.proc.pid())
+	return res, nil
+}
+
+// byKey finds a scenario; a missing key is a mistake in the ratio list, hence the panic.
+func (rep *report) byKey(k string) *scenario {
+	for _, s := range rep.scenarios {
+		if s.key == k {
+			return s
+		}
+	}
+	panic(k)
+}
+
+// pair adds a ratio of scenarios a and b taken round by round, so that each value
+// compares two measurements made moments apart.
+func (rep *report) pair(name, a, b string, f func(x, y loadResult) float64) {
+	ra := ratio{name: name}
+	for i := range rep.byKey(a).results {
+		ra.perRound = append(ra.perRound, f(rep.byKey(a).results[i], rep.byKey(b).results[i]))
+	}
+	rep.ratios = append(rep.ratios, ra)
+}
+
+func rpsRatio(x, y loadResult) float64 { return x.rps() / y.rps() }
+func p99Ratio(x, y loadResult) float64 { return float64(x.p99) / float64(y.p99) }
+
+// cpuRatio compares CPU time per request of the serving processes, which is far less
+// sensitive to what else the machine is doing than throughput is: the efficiency
+// behind the throughput ratios.
+func cpuRatio(x, y loadResult) float64 {
+	return float64(x.cpuPerRequest()) / float64(y.cpuPerRequest())
+}
+
+// loadRatios derives the report's ratios from the load rounds; their names are what
+// the targets look up.
+func (rep *report) loadRatios() {
+	o, pair, rps, p99, cpu := rep.o, rep.pair, rpsRatio, p99Ratio, cpuRatio
+	pair("hubgate cookie proxy / bare proxy, throughput", "cookie", "bare", rps)
+	pair("hubgate cookie proxy / bare proxy, p99", "cookie", "bare", p99)
+	pair("hubgate token proxy / bare proxy, throughput", "token", "bare", rps)
+	pair("hubgate token proxy / bare proxy, p99", "token", "bare", p99)
+	pair("/oauth2/auth 202 (cookie) / upstream direct, throughput", "auth", "upstream", rps)
+	pair("/oauth2/auth 202 (token) / upstream direct, throughput", "auth-token", "upstream", rps)
+	pair("bare proxy / upstream direct, throughput", "bare", "upstream", rps)
+	pair("hubgate cookie proxy / bare proxy + BufferPool (hubgate has one), throughput", "cookie", "bare-pool", rps)
+	pair("hubgate cookie proxy / bare proxy + BufferPool, p99", "cookie", "bare-pool", p99)
+	pair("CPU per request: hubgate cookie proxy / bare proxy", "cookie", "bare", cpu)
+	pair("CPU per request: hubgate cookie proxy / bare proxy + BufferPool", "cookie", "bare-pool", cpu)
+	pair("CPU per request: /oauth2/auth 202 (cookie) / upstream direct", "auth", "upstream", cpu)
+	pair("CPU per request: /oauth2/auth 202 (token) / upstream direct", "auth-token", "upstream", cpu)
+	peerRatios(o, pair, rps, p99, cpu)
+	if o.redis {
+		pair("Redis session proxy / cookie session proxy, throughput", "redis-cookie", "cookie", rps)
+		pair("Redis session proxy / cookie session proxy, p99", "redis-cookie", "cookie", p99)
+		pair("/oauth2/auth 202: Redis session / cookie session, throughput", "redis-auth", "auth", rps)
+		pair("/oauth2/auth 202: Redis session / cookie session, p99", "redis-auth", "auth", p99)
+		pair("CPU per request (hubgate only): Redis session proxy / cookie session proxy", "redis-cookie", "cookie", cpu)
+	}
+	if o.compare != "" {
+		pair("B: hubgate B cookie proxy / bare proxy, throughput", "B-cookie", "bare", rps)
+		pair("B: hubgate B cookie proxy / bare proxy, p99", "B-cookie", "bare", p99)
+		pair("B: hubgate B /oauth2/auth 202 (cookie) / upstream direct, throughput", "B-auth", "upstream", rps)
+		pair("B: hubgate B /oauth2/auth 202 (token) / upstream direct, throughput", "B-auth-token", "upstream", rps)
+		pair("B: CPU per request, hubgate B / hubgate, cookie proxy", "B-cookie", "cookie", cpu)
+		pair("B: CPU per request, hubgate B / hubgate, /oauth2/auth (cookie)", "B-auth", "auth", cpu)
+		pair("B: CPU per request, hubgate B / hubgate, /oauth2/auth (token)", "B-auth-token", "auth-token", cpu)
+	}
+}
+
+// runSteady is /auth at a steady rate, open loop: latency that closed-loop load would
+// hide, since there a slow answer also delays the requests behind it.
+func (rep *report) runSteady(r *rig, gate *process, cookie string) {
+	o := rep.o
+	rep.logf("steady /oauth2/auth at %d req/s for %v", o.pacedRate, o.pacedDur)
+	authHeader := http.Header{"Cookie": {cookie}}
+	rep.paced = paced(gate.url+"/oauth2/auth", o.pacedRate, time.Second, o.pacedDur, func(int) http.Header { return authHeader.Clone() })
+	// The same generator against the upstream alone: the floor this machine and the
+	// generator put under any latency measured here.
+	rep.pacedRef = paced(r.upstream.url+"/app/", o.pacedRate, time.Second, o.pacedDur, func(int) http.Header { return http.Header{} })
+	rep.logf("steady: /oauth2/auth p99 %v; upstream direct p99 %v", rep.paced.p99, rep.pacedRef.p99)
+}
+
+// runBursts sends 64 concurrent first requests with one new token, three times, with
+// a Hub slow enough that they all wait on the first one's lookup: the test that
+// concurrent misses share one Hub call.
+func (rep *report) runBursts(r *rig, gate *process) error {
+	r.hub.setLatency(50 * time.Millisecond)
+	for i := range 3 {
+		tok := "tok-burst-" + randomHex(8)
+		off := fileSize(gate.log)
+		codes, err := burst(gate.url+"/oauth2/auth", rep.o.connections, http.Header{"Authorization": {"token " + tok}})
+		if err != nil {
+			return err
+		}
+		time.Sleep(300 * time.Millisecond) // the access log lines are written (even if buffered)
+		b := burstResult{token: tok, calls: r.hub.calls(tok), requests: len(codes),
+			misses: countLines(gate.log, off, `"path":"/oauth2/auth"`, `"cache":"miss"`)}
+		for _, c := range codes {
+			if c == http.StatusAccepted {
+				b.ok++
 			}
-			rep.bursts = append(rep.bursts, b)
-			logf("burst %d: %d concurrent first requests, %d answered 202, %d Hub calls", i+1, len(codes), b.ok, b.calls)
 		}
-		r.hub.setLatency(o.hubLatency)
+		rep.bursts = append(rep.bursts, b)
+		rep.logf("burst %d: %d concurrent first requests, %d answered 202, %d Hub calls", i+1, len(codes), b.ok, b.calls)
 	}
-	gate.stop()
+	r.hub.setLatency(r.o.hubLatency)
+	return nil
+}
 
-	// One token under sustained load with a short TTL.
-	if o.phase("ttl") {
-		rep.ttl = r.ttlRun(l, logf)
-	}
-
-	// Memory and hit latency with many cached identities.
-	for _, f := range strings.Split(o.identities, ",") {
-		if !o.phase("identities") {
-			break
-		}
+// identityRuns measures each number in -identities (skipping ones that are not
+// positive numbers), each on a fresh hubgate.
+func (r *rig) identityRuns(l *loader, logf func(string, ...any)) []identResult {
+	var res []identResult
+	for _, f := range strings.Split(r.o.identities, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n <= 0 {
 			continue
 		}
-		rep.idents = append(rep.idents, r.identities(l, n, logf))
+		res = append(res, r.identities(l, n, logf))
 	}
-	r.close()
+	return res
+}
 
-	if o.phase("micro") {
-		logf("micro-benchmarks (go test -bench . -benchmem -benchtime %s %s)", o.benchtime, strings.Join(microPackages, " "))
-		rep.micro, rep.microOut, rep.microErr = runMicro(o.root, o.benchtime)
-	}
-	rep.loadAfter = loadAvg()
-
+// write prints the report and writes it to -out, then prints one verdict line per
+// target. A micro-benchmark failure fails the run, after the report is written, so
+// that its output is in the report.
+func (rep *report) write() error {
 	md, targets := rep.markdown()
 	fmt.Println(md)
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(rep.o.out), 0o755); err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.out, []byte(md), 0o644); err != nil {
+	if err := os.WriteFile(rep.o.out, []byte(md), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "\nwritten to %s (took %v)\n", o.out, time.Since(rep.started).Round(time.Second))
+	fmt.Fprintf(os.Stderr, "\nwritten to %s (took %v)\n", rep.o.out, time.Since(rep.started).Round(time.Second))
 	failed := 0
 	for _, t := range targets {
 		verdict := "PASS"

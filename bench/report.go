@@ -66,12 +66,31 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 }
 
+// markdown renders the report, one section per phase, and returns the targets too so
+// that the caller prints the same verdicts the report shows.
 func (rep *report) markdown() (string, []target) {
-	o := rep.o
 	var b strings.Builder
-	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	cpus, model, memTotal, kernel := machine()
+	rep.mdHeader(&b)
+	rep.mdLoad(&b)
+	rep.mdRatios(&b)
+	rep.mdSteady(&b)
+	rep.mdIdentityCache(&b)
+	rep.mdMicro(&b)
+	targets := rep.targets()
+	mdTargets(&b, targets)
+	return b.String(), targets
+}
 
+// printer is the Fprintf every section writes with.
+func printer(b *strings.Builder) func(format string, args ...any) {
+	return func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+}
+
+// mdHeader is the title and the table of what was measured where: without the
+// machine, the versions and the load average the numbers cannot be compared.
+func (rep *report) mdHeader(b *strings.Builder) {
+	o, p := rep.o, printer(b)
+	cpus, model, memTotal, kernel := machine()
 	p("# hubgate benchmark\n\n")
 	p("| | |\n|---|---|\n")
 	p("| date | %s |\n", rep.started.UTC().Format("2006-01-02 15:04 MST"))
@@ -91,8 +110,13 @@ func (rep *report) markdown() (string, []target) {
 		p("| hubgate environment | %s (added to the defaults) |\n", o.env.String())
 	}
 	p("| load average | %s at start, %s at end (the machine is shared: compare ratios, not absolutes) |\n\n", rep.loadBefore, rep.loadAfter)
+}
 
-	p("## Load: closed loop, %d connections\n\n", o.connections)
+// mdLoad is the closed-loop table, one row per scenario, in a fixed reading order
+// (references first) rather than the order they ran in.
+func (rep *report) mdLoad(b *strings.Builder) {
+	p := printer(b)
+	p("## Load: closed loop, %d connections\n\n", rep.o.connections)
 	p("Latencies are the median over rounds of each round's percentile. CPU and memory are those of the process serving the scenario (the upstream, the bare proxy, or hubgate); hubgate's peak RSS is its lifetime peak (VmHWM) read after the scenario.\n\n")
 	p("| scenario | req/s | p50 | p99 | p99.9 | max | errors | CPU (%% of a core) | CPU µs/req | peak RSS | RSS |\n")
 	p("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n")
@@ -118,6 +142,12 @@ func (rep *report) markdown() (string, []target) {
 		p("| %s | %.0f | %s | %s | %s | %s | %s | %.0f%% | %.1f | %s | %s |\n", name, t.rps(), ms(t.p50), ms(t.p99), ms(t.p999), ms(t.max), errs,
 			100*cpu.Seconds()/s.wall.Seconds(), float64(cpu.Microseconds())/float64(max(t.requests, 1)), mib(s.mem.hwm), mib(s.mem.rss))
 	}
+}
+
+// mdRatios lists every ratio with its per-round values, so that a reader can see how
+// much the median hides.
+func (rep *report) mdRatios(b *strings.Builder) {
+	p := printer(b)
 	p("\n## Ratios (same run; median of the per-round ratios)\n\n")
 	p("Throughput and p99 ratios are the targets; the CPU-per-request ratios (CPU time of the serving process, from /proc) show the same comparison with much less noise from the rest of the machine.\n\n")
 	p("| ratio | value | per round |\n|---|---:|---|\n")
@@ -128,7 +158,12 @@ func (rep *report) markdown() (string, []target) {
 		}
 		p("| %s | %.3f | %s |\n", r.name, r.value(), strings.Join(rounds, ", "))
 	}
+}
 
+// mdSteady is the open-loop /oauth2/auth run beside the same generator against the
+// upstream alone, the floor under its latencies.
+func (rep *report) mdSteady(b *strings.Builder) {
+	p := printer(b)
 	pr := rep.paced
 	p("\n## /oauth2/auth (cookie) at a steady %d req/s\n\n", pr.wantRate)
 	p("Open loop (%s): a request leaves on schedule whatever the earlier ones are doing; 1 s of warm-up not counted.\n\n", pr.tool)
@@ -141,22 +176,45 @@ func (rep *report) markdown() (string, []target) {
 		p("| %s | %.0f req/s | %d | %s | %s | %s | %s | %s | %d | %s |\n", row.name, r.rate, r.requests, ms(r.p50), ms(r.p90), ms(r.p99), ms(r.p999), ms(r.max),
 			r.socketErrors+r.statusErrors, ms(r.maxLag))
 	}
+}
 
-	p("\n## Identity cache\n\n")
-	p("**%d concurrent first requests with one new token** (on %d pre-opened connections; the fake Hub takes 50 ms to answer, so they all arrive during the first lookup). \"cache miss\" lines are hubgate's access log lines for these requests that say `cache: miss`, i.e. requests that waited on the shared lookup.\n\n", o.connections, o.connections)
+// mdIdentityCache is the section on the identity cache: bursts, TTL, and many
+// identities.
+func (rep *report) mdIdentityCache(b *strings.Builder) {
+	printer(b)("\n## Identity cache\n\n")
+	rep.mdBursts(b)
+	rep.mdTTL(b)
+	rep.mdIdentities(b)
+}
+
+// mdBursts shows, per burst, how many Hub calls the concurrent first requests caused.
+func (rep *report) mdBursts(b *strings.Builder) {
+	p := printer(b)
+	p("**%d concurrent first requests with one new token** (on %d pre-opened connections; the fake Hub takes 50 ms to answer, so they all arrive during the first lookup). \"cache miss\" lines are hubgate's access log lines for these requests that say `cache: miss`, i.e. requests that waited on the shared lookup.\n\n", rep.o.connections, rep.o.connections)
 	p("| round | requests | answered 202 | logged as cache miss | Hub calls |\n|---:|---:|---:|---:|---:|\n")
 	for i, bu := range rep.bursts {
 		p("| %d | %d | %d | %d | %d |\n", i+1, bu.requests, bu.ok, bu.misses, bu.calls)
 	}
+}
+
+// mdTTL is one paragraph: the Hub calls one token caused under sustained load against
+// the TTL windows begun, the number the TTL target judges.
+func (rep *report) mdTTL(b *strings.Builder) {
+	p := printer(b)
 	t := rep.ttl
-	p("\n**One token under sustained load** (cache_ttl %v, %v of closed-loop load with %d connections on /oauth2/auth):", t.ttl, t.load.Round(100*time.Millisecond), o.connections)
+	p("\n**One token under sustained load** (cache_ttl %v, %v of closed-loop load with %d connections on /oauth2/auth):", t.ttl, t.load.Round(100*time.Millisecond), rep.o.connections)
 	if t.err != nil {
 		p(" error: %v\n", t.err)
 	} else {
 		windows := math.Ceil(t.load.Seconds() / t.ttl.Seconds())
 		p(" %d requests, **%d Hub calls** for %.0f TTL windows begun = %.2f calls per token per TTL. (The cached identity expires cache_ttl after its lookup, and the next request looks it up again.)\n", t.requests, t.calls, windows, float64(t.calls)/windows)
 	}
-	p("\n**Distinct cached identities** (a fresh hubgate each, cache_size N (at least 10000); warmed with one /oauth2/auth per token through %d connections; hits spread over all N tokens: open loop at %d req/s for 5 s, then closed loop with wrk picking a random token per request):\n\n", o.connections, o.pacedRate)
+}
+
+// mdIdentities is the memory and hit-latency table, one row per number of identities.
+func (rep *report) mdIdentities(b *strings.Builder) {
+	p := printer(b)
+	p("\n**Distinct cached identities** (a fresh hubgate each, cache_size N (at least 10000); warmed with one /oauth2/auth per token through %d connections; hits spread over all N tokens: open loop at %d req/s for 5 s, then closed loop with wrk picking a random token per request):\n\n", rep.o.connections, rep.o.pacedRate)
 	p("| identities | warm-up | Hub calls | RSS before | RSS after | peak RSS | ≈ bytes per identity | hit p50 | hit p99 | hit p99.9 | hits req/s (closed loop) | CPU µs/req | Hub calls while hitting |\n")
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, id := range rep.idents {
@@ -169,33 +227,47 @@ func (rep *report) markdown() (string, []target) {
 			mib(id.before.rss), mib(id.after.rss), mib(id.after.hwm), per, ms(id.hit.p50), ms(id.hit.p99), ms(id.hit.p999), id.load.rps(),
 			float64((time.Duration(id.loadTicks)*clockTick).Microseconds())/float64(max(id.load.requests, 1)), id.hitCalls)
 	}
+}
 
+// mdMicro is the go test -bench table; a failed run's output goes in the report so
+// that the failure can be read where the numbers are missing.
+func (rep *report) mdMicro(b *strings.Builder) {
+	o, p := rep.o, printer(b)
 	p("\n## Micro-benchmarks\n\n")
 	if !o.micro {
 		p("Not run (-micro=false).\n")
-	} else {
-		p("`go test -run '^$' -bench . -benchmem -benchtime %s %s`. net-allocs/op is allocs/op less what httptest.ResponseRecorder itself allocates to record the same answer; provider-calls/op is asserted to be 0.\n\n", o.benchtime, strings.Join(microPackages, " "))
-		if rep.microErr != nil {
-			p("**Failed:** %v\n\n```\n%s\n```\n\n", rep.microErr, tailString(rep.microOut, 3000))
-		}
-		p("| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---:|---:|---:|---|\n")
-		for _, m := range rep.micro {
-			var other []string
-			keys := make([]string, 0, len(m.metrics))
-			for k := range m.metrics {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if k != "ns/op" && k != "B/op" && k != "allocs/op" {
-					other = append(other, fmt.Sprintf("%g %s", m.metrics[k], k))
-				}
-			}
-			p("| %s | %s | %.0f | %.0f | %.0f | %s |\n", m.pkg, m.name, m.metrics["ns/op"], m.metrics["B/op"], m.metrics["allocs/op"], strings.Join(other, ", "))
+		return
+	}
+	p("`go test -run '^$' -bench . -benchmem -benchtime %s %s`. net-allocs/op is allocs/op less what httptest.ResponseRecorder itself allocates to record the same answer; provider-calls/op is asserted to be 0.\n\n", o.benchtime, strings.Join(microPackages, " "))
+	if rep.microErr != nil {
+		p("**Failed:** %v\n\n```\n%s\n```\n\n", rep.microErr, tailString(rep.microOut, 3000))
+	}
+	p("| package | benchmark | ns/op | B/op | allocs/op | other |\n|---|---|---:|---:|---:|---|\n")
+	for _, m := range rep.micro {
+		p("| %s | %s | %.0f | %.0f | %.0f | %s |\n", m.pkg, m.name, m.metrics["ns/op"], m.metrics["B/op"], m.metrics["allocs/op"], otherMetrics(m))
+	}
+}
+
+// otherMetrics are a benchmark's custom metrics, sorted by name so that the column
+// does not change order from run to run.
+func otherMetrics(m microResult) string {
+	var other []string
+	keys := make([]string, 0, len(m.metrics))
+	for k := range m.metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k != "ns/op" && k != "B/op" && k != "allocs/op" {
+			other = append(other, fmt.Sprintf("%g %s", m.metrics[k], k))
 		}
 	}
+	return strings.Join(other, ", ")
+}
 
-	targets := rep.targets()
+// mdTargets is the verdict table; the targets themselves are decided in targets.
+func mdTargets(b *strings.Builder, targets []target) {
+	p := printer(b)
 	p("\n## Targets\n\n| target | measured | verdict |\n|---|---|---|\n")
 	for _, t := range targets {
 		verdict := "**PASS**"
@@ -207,7 +279,6 @@ func (rep *report) markdown() (string, []target) {
 		}
 		p("| %s | %s | %s |\n", t.name, t.value, verdict)
 	}
-	return b.String(), targets
 }
 
 func (rep *report) targets() []target {
