@@ -166,6 +166,7 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		AuthMode:          cfg.AuthMode,
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
+		WhitelistDomains:  cfg.WhitelistDomains,
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,7 @@ type Config struct {
 	SkipAuthPreflight   bool
 	CrossOrigin         bool     // cross_origin_protection
 	TrustedOrigins      []string // pages of these origins may act with the session cookie
+	WhitelistDomains    []string // hosts besides ours a login may return to
 	StaleIfError        time.Duration
 	ProviderMaxInFlight int
 	MetricsListen       string
@@ -379,7 +381,7 @@ func reservedCookie(name string) bool {
 func (c *Config) normalize() error {
 	c.OAuth.UserdataMethod = strings.ToUpper(c.OAuth.UserdataMethod)
 	for _, step := range []func() error{
-		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins,
+		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins, c.checkWhitelistDomains,
 	} {
 		if err := step(); err != nil {
 			return err
@@ -506,6 +508,28 @@ func (c *Config) checkLimits() error {
 	} {
 		if !l.positive {
 			return bad(l.key, "must be positive%s", l.hint)
+		}
+	}
+	return nil
+}
+
+// checkWhitelistDomains: each entry is a host, optionally ".", ":port" or ":*"; a
+// URL there would never match, so it is an error.
+func (c *Config) checkWhitelistDomains() error {
+	for _, d := range c.WhitelistDomains {
+		if strings.ContainsAny(d, "/@?#\\ ") {
+			return bad("whitelist_domains", "%q is not a host; write example.org, .example.org or example.org:8443, without a scheme or path", d)
+		}
+		host := d
+		if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.HasSuffix(d, "]") {
+			port := d[i+1:]
+			if _, err := strconv.ParseUint(port, 10, 16); port != "*" && err != nil {
+				return bad("whitelist_domains", "%q: the port after \":\" must be a number or *", d)
+			}
+			host = d[:i]
+		}
+		if strings.TrimPrefix(host, ".") == "" {
+			return bad("whitelist_domains", "%q is not a host; write example.org, .example.org or example.org:8443, without a scheme or path", d)
 		}
 	}
 	return nil

@@ -75,6 +75,7 @@ func keys(c *Config) []Key {
 		str("tls_key_file", &c.TLSKeyFile, "", "the certificate's private key (PEM)"),
 		parsed("skip_auth_routes", &c.SkipAuthRoutes, parseRoutes, nil, "paths that need no login: METHOD=regex or regex, matched on the clean path"),
 		boolean("cross_origin_protection", &c.CrossOrigin, true, "refuse unsafe requests (POST, PUT, ...) and WebSocket handshakes that pages of other origins send with the session cookie"),
+		list("whitelist_domains", &c.WhitelistDomains, "hosts besides this one a login may return to, as oauth2-proxy reads them: example.org, .example.org (and its subdomains), host:port, host:*"),
 		list("trusted_origins", &c.TrustedOrigins, "origins (scheme://host[:port]) whose pages may send unsafe requests with the session cookie all the same"),
 		boolean("skip_auth_preflight", &c.SkipAuthPreflight, false, "let CORS preflight requests (OPTIONS) through without a login"),
 		duration("stale_if_error", &c.StaleIfError, 0, "serve a cached identity this long past cache_ttl while the provider is down (0: never)"),

@@ -94,6 +94,7 @@ func TestGitHubFile(t *testing.T) {
 		"cookie_expire":         "168h",
 		"cache_ttl":             "1h",
 		"skip_auth_routes":      []string{"GET=^/probe", "^/metrics"},
+		"whitelist_domains":     []string{".example.org", "tools.example.com:*"},
 		"pass_access_token":     false,
 		"pass_host_header":      true,
 	})

@@ -327,7 +327,6 @@ var fates = map[string]string{
 	"tls_cipher_suites":                          "unsupported: hubgate uses Go's TLS defaults (TLS 1.2 and later, modern ciphers)",
 	"tls_min_version":                            "unsupported: hubgate uses Go's TLS defaults (TLS 1.2 and later, modern ciphers)",
 	"use_system_trust_store":                     "not needed: hubgate uses the system's trust store",
-	"whitelist_domains":                          "unsupported: after login hubgate returns only to paths on its own host",
 	"google_admin_api_user_scope":                "not needed: hubgate reads no Google groups",
 	"google_admin_email":                         "not needed: hubgate reads no Google groups",
 	"google_service_account_json":                "not needed: hubgate reads no Google groups",

@@ -336,6 +336,9 @@ func (tr *translator) requests() {
 	if len(routes) > 0 {
 		tr.out.put("skip_auth_routes", routes)
 	}
+	if tr.take("whitelist_domains") {
+		tr.out.put("whitelist_domains", s.list("whitelist_domains"))
+	}
 	for _, name := range []string{"skip_auth_preflight", "pass_access_token", "pass_host_header"} {
 		if tr.take(name) {
 			tr.out.put(name, s.boolean(name))

@@ -537,3 +537,86 @@ func TestAttackLoginCookieFlood(t *testing.T) {
 		t.Errorf("the upstream sees %q, want alice", got)
 	}
 }
+
+// returnAfterLogin starts a login with r (start or sign_in), completes it at the fake
+// Hub and returns where the callback sends the browser.
+func (f *fixture) returnAfterLogin(t *testing.T, r *http.Request) string {
+	t.Helper()
+	start := f.do(r)
+	if start.Code != http.StatusFound {
+		t.Fatalf("%s: status %d, want 302 to the Hub", r.URL, start.Code)
+	}
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	cb := f.do(withCookies(navigation("/oauth2/callback?code="+code+"&state="+state), start.Result().Cookies()))
+	return cb.Header().Get("Location")
+}
+
+// TestAttackAbsoluteReturnAddress: oauth2-proxy's nginx forms hand the return address
+// as X-Auth-Request-Redirect or an absolute rd. Only this host (as a trusted proxy
+// reports it) and whitelist_domains pass; every other spelling falls back to "/".
+func TestAttackAbsoluteReturnAddress(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	f.server.o.WhitelistDomains = []string{".example.org", "app.test:8443", "any.test:*"}
+	cases := []struct {
+		name, rd, header, remote, fwdHost, want string
+	}{
+		{name: "header from a trusted proxy", header: "/app/page?x=1&y=a%26b", remote: "127.0.0.1:5000", want: "/app/page?x=1&y=a%26b"},
+		{name: "header from a client", header: "/app/page", remote: "192.0.2.7:5000", want: "/"},
+		{name: "rd wins over the header", rd: "/from-rd", header: "/from-header", remote: "127.0.0.1:5000", want: "/from-rd"},
+		{name: "absolute header, own host", header: "http://gate.test/app?x=1", remote: "127.0.0.1:5000", want: "http://gate.test/app?x=1"},
+		{name: "own host", rd: "http://gate.test/app?x=1", want: "http://gate.test/app?x=1"},
+		{name: "own host, upper case", rd: "HTTPS://GATE.TEST/a", want: "HTTPS://GATE.TEST/a"},
+		{name: "own host, non-ASCII escaped", rd: "http://gate.test/café", want: "http://gate.test/caf%C3%A9"},
+		{name: "forwarded host", rd: "https://public.test/x", remote: "127.0.0.1:5000", fwdHost: "public.test", want: "https://public.test/x"},
+		{name: "forwarded host from a client", rd: "https://public.test/x", remote: "192.0.2.7:5000", fwdHost: "public.test", want: "/"},
+		{name: "subdomain of a whitelisted domain", rd: "https://sub.example.org/x", want: "https://sub.example.org/x"},
+		{name: "the whitelisted domain itself", rd: "https://example.org/", want: "https://example.org/"},
+		{name: "whitelisted port", rd: "https://app.test:8443/", want: "https://app.test:8443/"},
+		{name: "any port", rd: "http://any.test:1234/", want: "http://any.test:1234/"},
+
+		{name: "another site", rd: "https://evil.com/"},
+		{name: "another port of our host", rd: "http://gate.test:8080/"},
+		{name: "suffix without a dot", rd: "https://evilexample.org/"},
+		{name: "whitelisted domain, other port", rd: "https://sub.example.org:444/"},
+		{name: "whitelisted host without its port", rd: "https://app.test/"},
+		{name: "credentials before our host", rd: "http://gate.test@evil.com/"},
+		{name: "our host as credentials", rd: "http://evil.com@gate.test/"},
+		{name: "backslash", rd: "http://evil.com\\@gate.test/"},
+		{name: "fragment", rd: "http://evil.com#@gate.test/"},
+		{name: "our host as a prefix", rd: "http://gate.test.evil.com/"},
+		{name: "encoded dot in the host", rd: "http://gate.test%2eevil.com/"},
+		{name: "tab in the URL", rd: "http://gate.test\t.evil.com/"},
+		{name: "scheme-relative", rd: "//evil.com/"},
+		{name: "javascript", rd: "javascript://gate.test/%0aalert(1)"},
+		{name: "other scheme", rd: "ftp://gate.test/"},
+		{name: "header to another site", header: "https://evil.com/", remote: "127.0.0.1:5000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			want := c.want
+			if want == "" {
+				want = "/"
+			}
+			for _, route := range []string{"/oauth2/start", "/oauth2/sign_in"} {
+				target := route
+				if c.rd != "" {
+					target += "?rd=" + url.QueryEscape(c.rd)
+				}
+				r := navigation(target)
+				r.Host = "gate.test"
+				if c.remote != "" {
+					r.RemoteAddr = c.remote
+				}
+				if c.header != "" {
+					r.Header.Set("X-Auth-Request-Redirect", c.header)
+				}
+				if c.fwdHost != "" {
+					r.Header.Set("X-Forwarded-Host", c.fwdHost)
+				}
+				if got := f.returnAfterLogin(t, r); got != want {
+					t.Errorf("%s: the login returns to %q, want %q", route, got, want)
+				}
+			}
+		})
+	}
+}

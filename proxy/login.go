@@ -18,17 +18,22 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 	s.beginLogin(w, r, r.URL.Query().Get("rd"))
 }
 
-// signIn shows a page with one button that starts the login.
+// signIn shows a page with one button that starts the login, or with
+// skip_sign_in_page (oauth2-proxy's skip_provider_button) starts it.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	rd := safeRedirect(r.URL.Query().Get("rd"), s.o.ServicePrefix)
+	if s.o.SkipSignInPage {
+		s.beginLogin(w, r, r.URL.Query().Get("rd"))
+		return
+	}
+	rd := s.returnTo(r, r.URL.Query().Get("rd"))
 	writePageLink(w, r, http.StatusOK, "Sign in", "This service uses your "+s.o.LoginService+" account.",
 		s.o.Prefix+"/start?rd="+url.QueryEscape(rd), "Sign in with "+s.o.LoginService)
 }
 
 // beginLogin saves fresh login state in its own cookie and sends the browser to the
-// provider. rd is validated here, so only a same-origin path is ever stored.
+// provider. rd is validated here (returnTo), so only an allowed address is stored.
 func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
-	login := session.NewLogin(safeRedirect(rd, s.o.ServicePrefix))
+	login := session.NewLogin(s.returnTo(r, rd))
 	if err := s.o.Sessions.SaveLogin(w, r, login); err != nil {
 		s.log.Error("saving login state", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -135,4 +136,72 @@ func escapeLocation(loc string) string {
 		return loc
 	}
 	return string(b)
+}
+
+// returnTo is where a login sends the browser back to: rd or, without one, what a
+// trusted proxy says in X-Auth-Request-Redirect (oauth2-proxy's nginx examples set
+// it). A path on this origin passes as safeRedirect lets it; an absolute http(s) URL
+// only on this very host (as a trusted proxy reports it) or a whitelist_domains
+// entry; anything else is service_prefix.
+func (s *Server) returnTo(r *http.Request, rd string) string {
+	fwd := s.o.Trust.Proxies.Forwarded(r)
+	if rd == "" {
+		rd = fwd.Redirect
+	}
+	own := r.Host
+	if fwd.Host != "" {
+		own = fwd.Host
+	}
+	if u, ok := absoluteReturn(rd); ok {
+		if strings.EqualFold(u.Host, own) || allowedDomain(u, s.o.WhitelistDomains) {
+			return escapeLocation(rd)
+		}
+		return s.o.ServicePrefix
+	}
+	return safeRedirect(rd, s.o.ServicePrefix)
+}
+
+// absoluteReturn parses rd as an absolute http(s) URL a browser reads the same way:
+// no credentials, no backslash, space or control byte anywhere (browsers read "\"
+// as "/" and drop tabs and newlines, so the host might not be the one parsed).
+func absoluteReturn(rd string) (*url.URL, bool) {
+	lower := strings.ToLower(rd)
+	if !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+		return nil, false
+	}
+	for i := 0; i < len(rd); i++ {
+		if c := rd[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return nil, false
+		}
+	}
+	u, err := url.Parse(rd)
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || strings.ContainsAny(u.Host, "%@") {
+		return nil, false
+	}
+	return u, true
+}
+
+// allowedDomain applies whitelist_domains as oauth2-proxy does: "example.org" is that
+// host, ".example.org" it and its subdomains; an entry's ":port" must match, ":*" is
+// any port, and an entry without one allows only the scheme's default port.
+func allowedDomain(u *url.URL, domains []string) bool {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, d := range domains {
+		allowedHost, allowedPort := d, ""
+		if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.HasSuffix(d, "]") {
+			allowedHost, allowedPort = d[:i], d[i+1:]
+		}
+		allowedHost = strings.Trim(strings.ToLower(allowedHost), "[]")
+		if allowedHost == "" || allowedHost == "." {
+			continue
+		}
+		bare := strings.TrimPrefix(allowedHost, ".")
+		if host != bare && !(strings.HasPrefix(allowedHost, ".") && strings.HasSuffix(host, allowedHost)) {
+			continue
+		}
+		if allowedPort == "*" || allowedPort == port {
+			return true
+		}
+	}
+	return false
 }

@@ -59,6 +59,9 @@ type Forwarded struct {
 	// Method and URI are the original request's, at an auth endpoint: Traefik and
 	// Caddy send X-Forwarded-Method and -Uri, the nginx example X-Original-*.
 	Method, URI string
+	// Redirect is where the browser should return after login: oauth2-proxy's nginx
+	// examples set X-Auth-Request-Redirect on its /oauth2/ location.
+	Redirect string
 }
 
 // Forwarded returns what r's peer says, if it is a trusted proxy.
@@ -68,10 +71,11 @@ func (p Proxies) Forwarded(r *http.Request) Forwarded {
 	}
 	h := r.Header
 	return Forwarded{
-		Proto:  strings.ToLower(firstElement(h.Get("X-Forwarded-Proto"))),
-		Host:   firstElement(h.Get("X-Forwarded-Host")),
-		Method: firstOf(h, "X-Forwarded-Method", "X-Original-Method"),
-		URI:    firstOf(h, "X-Forwarded-Uri", "X-Original-Uri"),
+		Proto:    strings.ToLower(firstElement(h.Get("X-Forwarded-Proto"))),
+		Host:     firstElement(h.Get("X-Forwarded-Host")),
+		Method:   firstOf(h, "X-Forwarded-Method", "X-Original-Method"),
+		URI:      firstOf(h, "X-Forwarded-Uri", "X-Original-Uri"),
+		Redirect: h.Get("X-Auth-Request-Redirect"),
 	}
 }
 
