@@ -28,6 +28,15 @@ type NginxSite struct {
 	Listen  string // nginx's address, "127.0.0.1:PORT"
 	Hubgate string // hubgate's address
 	App     string // the protected app's address
+	// Template is the site configuration to run; "" is the shipped example.
+	Template string
+}
+
+func (site NginxSite) template() string {
+	if site.Template != "" {
+		return site.Template
+	}
+	return nginxExample
 }
 
 // Nginx is a running nginx serving the example site.
@@ -80,20 +89,22 @@ func requireNginx(t testing.TB) {
 	}
 }
 
-// RenderNginxExample returns examples/nginx/hubgate.conf.tmpl filled in with site.
+// RenderNginxExample returns site's template (examples/nginx/hubgate.conf.tmpl unless
+// it names another) filled in with site.
 func RenderNginxExample(t testing.TB, site NginxSite) string {
 	t.Helper()
-	text, err := os.ReadFile(nginxExample)
+	path := site.template()
+	text, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("read the nginx example: %v", err)
+		t.Fatalf("read the nginx site: %v", err)
 	}
-	tmpl, err := template.New(filepath.Base(nginxExample)).Option("missingkey=error").Parse(string(text))
+	tmpl, err := template.New(filepath.Base(path)).Option("missingkey=error").Parse(string(text))
 	if err != nil {
-		t.Fatalf("parse %s: %v", nginxExample, err)
+		t.Fatalf("parse %s: %v", path, err)
 	}
 	var b strings.Builder
 	if err := tmpl.Execute(&b, site); err != nil {
-		t.Fatalf("render %s: %v", nginxExample, err)
+		t.Fatalf("render %s: %v", path, err)
 	}
 	return b.String()
 }
