@@ -586,6 +586,8 @@ func TestAttackAbsoluteReturnAddress(t *testing.T) {
 		{name: "our host as a prefix", rd: "http://gate.test.evil.com/"},
 		{name: "encoded dot in the host", rd: "http://gate.test%2eevil.com/"},
 		{name: "tab in the URL", rd: "http://gate.test\t.evil.com/"},
+		{name: "quote in a whitelisted host (a fuzz find)", rd: "http://\"0000.example.org/"},
+		{name: "percent in the host", rd: "https://sub%2eexample.org/"},
 		{name: "scheme-relative", rd: "//evil.com/"},
 		{name: "javascript", rd: "javascript://gate.test/%0aalert(1)"},
 		{name: "other scheme", rd: "ftp://gate.test/"},

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap"
+
+	"github.com/hubgate/hubgate/trust"
 )
 
 // FuzzSafeRedirect: whatever comes in, what goes out is the fallback or a path a
@@ -197,6 +199,45 @@ func FuzzCrossOrigin(f *testing.F) {
 		}
 		if o, err := url.Parse(origin); err != nil || o.Scheme != "http" || o.Host != "gate.test" {
 			t.Fatalf("%s with Origin %q (no Sec-Fetch-Site) passed", method, origin)
+		}
+	})
+}
+
+// FuzzReturnTo: whatever rd or X-Auth-Request-Redirect says, a login returns to
+// service_prefix, to a path safeRedirect lets through, or to an absolute URL on this
+// host or a whitelisted one, in plain ASCII a browser parses the same way.
+func FuzzReturnTo(f *testing.F) {
+	for _, seed := range [][2]string{
+		{"/app?x=1", ""}, {"", "/from-header"}, {"http://gate.test/x", ""}, {"", "https://sub.example.org/"},
+		{"https://evil.com/", ""}, {"http://gate.test@evil.com/", ""}, {"http://evil.com\\@gate.test/", ""},
+		{"http://evil.com#@gate.test/", ""}, {"HTTP://GATE.TEST:80/", ""}, {"http://gate.test%2eevil.com/", ""},
+		{"https://app.test:8443/é", ""}, {"http://[::1]:1/", ""}, {"https://example.org./", ""}, {"//evil.com", ""},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	s := New(Options{Logger: zap.NewNop(), ServicePrefix: "/", WhitelistDomains: []string{".example.org", "app.test:8443"},
+		Trust: trust.Policy{Proxies: trust.Loopback()}})
+	f.Fuzz(func(t *testing.T, rd, header string) {
+		r := httptest.NewRequest("GET", "http://gate.test/oauth2/start", nil)
+		r.RemoteAddr = "127.0.0.1:5000" // a trusted proxy: its header counts
+		r.Header.Set("X-Auth-Request-Redirect", header)
+		got := s.returnTo(r, rd)
+		if got == "/" || got == safeRedirect(got, "\x00") {
+			if !strings.HasPrefix(got, "//") && strings.HasPrefix(got, "/") {
+				return // a path on this origin (FuzzSafeRedirect holds those)
+			}
+		}
+		for _, c := range []byte(got) {
+			if c <= ' ' || c >= 0x7f || c == '\\' {
+				t.Fatalf("returnTo(%q, %q) = %q: byte %q a browser reads otherwise", rd, header, got, c)
+			}
+		}
+		u, err := url.Parse(got)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+			t.Fatalf("returnTo(%q, %q) = %q: not a path and not a plain http(s) URL", rd, header, got)
+		}
+		if !strings.EqualFold(u.Host, "gate.test") && !allowedDomain(u, s.o.WhitelistDomains) {
+			t.Fatalf("returnTo(%q, %q) = %q: host %q is neither ours nor whitelisted", rd, header, got, u.Host)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -175,10 +176,25 @@ func absoluteReturn(rd string) (*url.URL, bool) {
 		}
 	}
 	u, err := url.Parse(rd)
-	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || strings.ContainsAny(u.Host, "%@") {
+	if err != nil || u.User != nil || u.Host == "" || u.Opaque != "" || !plainHost(u) {
 		return nil, false
 	}
 	return u, true
+}
+
+// plainHost: a DNS name or IP address and an optional numeric port, nothing that a
+// browser might decode or read as another host ('"', "%", "@").
+func plainHost(u *url.URL) bool {
+	host := u.Hostname()
+	if strings.HasPrefix(u.Host, "[") {
+		_, err := netip.ParseAddr(host)
+		if err != nil {
+			return false
+		}
+	} else if host == "" || strings.Trim(strings.ToLower(host), "abcdefghijklmnopqrstuvwxyz0123456789.-") != "" {
+		return false
+	}
+	return strings.Trim(u.Port(), "0123456789") == ""
 }
 
 // allowedDomain applies whitelist_domains as oauth2-proxy does: "example.org" is that
