@@ -459,6 +459,20 @@ func checkFaultLog(t testing.TB, g *Gate) {
 
 // faultLogLines returns hubgate's log lines that contain all of parts.
 func faultLogLines(g *Gate, parts ...string) []string {
+	// hubgate writes its log from a buffer at least every 100 ms (logsink): a line
+	// logged a moment ago may not be in the file yet.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		out := logLinesNow(g, parts...)
+		if len(out) > 0 || time.Now().After(deadline) {
+			time.Sleep(150 * time.Millisecond) // one more flush: the rest of the lines
+			return logLinesNow(g, parts...)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func logLinesNow(g *Gate, parts ...string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(g.Log()))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
