@@ -33,45 +33,40 @@ func (s *Server) crossOrigin(r *http.Request, method string) bool {
 	if s.o.CrossOrigin == nil {
 		return false
 	}
+	ws := isWebSocket(r)
+	if !ws && !unsafeMethod(method) {
+		return false // a plain GET, HEAD or OPTIONS acts on nothing
+	}
 	if _, ok := headerToken(r); ok {
 		return false
 	}
-	if isWebSocket(r) {
+	if ws {
 		method = http.MethodPost // checked as the action it is
 	}
-	fwd := s.o.Trust.Proxies.Forwarded(r)
 	host := r.Host
-	if fwd.Host != "" {
+	if fwd := s.o.Trust.Proxies.Forwarded(r); fwd.Host != "" {
 		host = fwd.Host
 	}
-	probe := r
-	if method != r.Method || host != r.Host {
-		probe = r.Clone(r.Context())
-		probe.Method, probe.Host = method, host
-	}
-	// net/http's check: Sec-Fetch-Site when the browser sends it, else Origin's
-	// host against the host the browser used, and the trusted origins.
-	if s.o.CrossOrigin.Check(probe) != nil {
+	// net/http's check on the request as the browser made it: Sec-Fetch-Site when the
+	// browser sends it, else Origin's host against the host the browser used, and the
+	// trusted origins. A shallow copy: Check reads only the method, Host and headers.
+	probe := *r
+	probe.Method, probe.Host = method, host
+	if s.o.CrossOrigin.Check(&probe) != nil {
 		return true
 	}
 	// Without Sec-Fetch-Site the check compares hosts only; an http page is still
 	// another origin than our https one (and the other way round).
 	origin := r.Header.Get("Origin")
-	if origin == "" || r.Header.Get("Sec-Fetch-Site") != "" || !unsafeMethod(method) {
+	if origin == "" || r.Header.Get("Sec-Fetch-Site") != "" {
 		return false
 	}
-	if o, err := url.Parse(origin); err == nil && o.Host == host && o.Scheme != s.o.Trust.Scheme(r) && s.o.CrossOrigin.Check(withoutHost(probe)) != nil {
-		return true
+	o, err := url.Parse(origin)
+	if err != nil || o.Host != host || o.Scheme == s.o.Trust.Scheme(r) {
+		return false
 	}
-	return false
-}
-
-// withoutHost is r with a Host no Origin matches, so that CrossOriginProtection's
-// answer is the trusted-origins list alone.
-func withoutHost(r *http.Request) *http.Request {
-	c := r.Clone(r.Context())
-	c.Host = ""
-	return c
+	probe.Host = "" // no Origin matches it: the trusted origins alone answer
+	return s.o.CrossOrigin.Check(&probe) != nil
 }
 
 func unsafeMethod(m string) bool {
@@ -82,7 +77,8 @@ func unsafeMethod(m string) bool {
 // leave: nginx drops Upgrade on its way to an auth_request, but passes
 // Sec-WebSocket-Key, and browsers say Sec-Fetch-Mode: websocket.
 func isWebSocket(r *http.Request) bool {
-	return r.Header.Get("Sec-WebSocket-Key") != "" ||
+	// Canonical spellings ("Websocket"): Get would otherwise allocate to fold them.
+	return r.Header.Get("Sec-Websocket-Key") != "" ||
 		strings.EqualFold(r.Header.Get("Sec-Fetch-Mode"), "websocket") ||
 		headerHasToken(r.Header, "Upgrade", "websocket")
 }

@@ -97,6 +97,7 @@ func newBenchGate(b *testing.B) *benchGate {
 		LoginService:   "JupyterHub",
 		SkipSignInPage: true,
 		Trust:          trust.Policy{Proxies: trust.Loopback()},
+		CrossOrigin:    http.NewCrossOriginProtection(), // on, as app builds it
 		Metrics:        m,
 	})
 	rec := httptest.NewRecorder()
