@@ -119,6 +119,10 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	}
 	o := proxyOptions(cfg)
 	o.Logger, o.Metrics, o.Trust = log, m, browsers
+	// config has checked the entries; the error is still handled, never dropped.
+	if o.ReturnDomains, err = trust.ParseDomains(cfg.WhitelistDomains); err != nil {
+		return nil, fmt.Errorf("whitelist_domains: %w", err)
+	}
 	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
 	o.Cache = identity.NewCacheWith(idp, identity.CacheOptions{
 		Size:         cfg.CacheSize,
@@ -166,7 +170,6 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 		AuthMode:          cfg.AuthMode,
 		SkipAuthRoutes:    skipRoutes(cfg.SkipAuthRoutes),
 		SkipAuthPreflight: cfg.SkipAuthPreflight,
-		WhitelistDomains:  cfg.WhitelistDomains,
 	}
 }
 

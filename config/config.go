@@ -12,13 +12,13 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/trust"
 )
 
 // Config is hubgate's whole configuration, validated. main builds it once and passes
@@ -513,24 +513,10 @@ func (c *Config) checkLimits() error {
 	return nil
 }
 
-// checkWhitelistDomains: each entry is a host, optionally ".", ":port" or ":*"; a
-// URL there would never match, so it is an error.
+// checkWhitelistDomains: each entry must be one trust.ParseDomains reads.
 func (c *Config) checkWhitelistDomains() error {
-	for _, d := range c.WhitelistDomains {
-		if strings.ContainsAny(d, "/@?#\\ ") {
-			return bad("whitelist_domains", "%q is not a host; write example.org, .example.org or example.org:8443, without a scheme or path", d)
-		}
-		host := d
-		if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.HasSuffix(d, "]") {
-			port := d[i+1:]
-			if _, err := strconv.ParseUint(port, 10, 16); port != "*" && err != nil {
-				return bad("whitelist_domains", "%q: the port after \":\" must be a number or *", d)
-			}
-			host = d[:i]
-		}
-		if strings.TrimPrefix(host, ".") == "" {
-			return bad("whitelist_domains", "%q is not a host; write example.org, .example.org or example.org:8443, without a scheme or path", d)
-		}
+	if _, err := trust.ParseDomains(c.WhitelistDomains); err != nil {
+		return bad("whitelist_domains", "%v", err)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
 	"github.com/hubgate/hubgate/session"
+	"github.com/hubgate/hubgate/trust"
 )
 
 func TestAttackSkipAuthRouteBypass(t *testing.T) {
@@ -556,7 +557,11 @@ func (f *fixture) returnAfterLogin(t *testing.T, r *http.Request) string {
 // reports it) and whitelist_domains pass; every other spelling falls back to "/".
 func TestAttackAbsoluteReturnAddress(t *testing.T) {
 	f := newFixture(t, access.Rules{})
-	f.server.o.WhitelistDomains = []string{".example.org", "app.test:8443", "any.test:*"}
+	domains, err := trust.ParseDomains([]string{".example.org", "app.test:8443", "any.test:*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.server.o.ReturnDomains = domains
 	cases := []struct {
 		name, rd, header, remote, fwdHost, want string
 	}{

@@ -215,8 +215,11 @@ func FuzzReturnTo(f *testing.F) {
 	} {
 		f.Add(seed[0], seed[1])
 	}
-	s := New(Options{Logger: zap.NewNop(), ServicePrefix: "/", WhitelistDomains: []string{".example.org", "app.test:8443"},
-		Trust: trust.Policy{Proxies: trust.Loopback()}})
+	domains, err := trust.ParseDomains([]string{".example.org", "app.test:8443"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := New(Options{Logger: zap.NewNop(), ServicePrefix: "/", ReturnDomains: domains, Trust: trust.Policy{Proxies: trust.Loopback()}})
 	f.Fuzz(func(t *testing.T, rd, header string) {
 		r := httptest.NewRequest("GET", "http://gate.test/oauth2/start", nil)
 		r.RemoteAddr = "127.0.0.1:5000" // a trusted proxy: its header counts
@@ -236,7 +239,7 @@ func FuzzReturnTo(f *testing.F) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
 			t.Fatalf("returnTo(%q, %q) = %q: not a path and not a plain http(s) URL", rd, header, got)
 		}
-		if !strings.EqualFold(u.Host, "gate.test") && !allowedDomain(u, s.o.WhitelistDomains) {
+		if !strings.EqualFold(u.Host, "gate.test") && !s.o.ReturnDomains.Allow(u) {
 			t.Fatalf("returnTo(%q, %q) = %q: host %q is neither ours nor whitelisted", rd, header, got, u.Host)
 		}
 	})

@@ -154,7 +154,7 @@ func (s *Server) returnTo(r *http.Request, rd string) string {
 		own = fwd.Host
 	}
 	if u, ok := absoluteReturn(rd); ok {
-		if strings.EqualFold(u.Host, own) || allowedDomain(u, s.o.WhitelistDomains) {
+		if strings.EqualFold(u.Host, own) || s.o.ReturnDomains.Allow(u) {
 			return escapeLocation(rd)
 		}
 		return s.o.ServicePrefix
@@ -195,29 +195,4 @@ func plainHost(u *url.URL) bool {
 		return false
 	}
 	return strings.Trim(u.Port(), "0123456789") == ""
-}
-
-// allowedDomain applies whitelist_domains as oauth2-proxy does: "example.org" is that
-// host, ".example.org" it and its subdomains; an entry's ":port" must match, ":*" is
-// any port, and an entry without one allows only the scheme's default port.
-func allowedDomain(u *url.URL, domains []string) bool {
-	host, port := strings.ToLower(u.Hostname()), u.Port()
-	for _, d := range domains {
-		allowedHost, allowedPort := d, ""
-		if i := strings.LastIndexByte(d, ':'); i >= 0 && !strings.HasSuffix(d, "]") {
-			allowedHost, allowedPort = d[:i], d[i+1:]
-		}
-		allowedHost = strings.Trim(strings.ToLower(allowedHost), "[]")
-		if allowedHost == "" || allowedHost == "." {
-			continue
-		}
-		bare := strings.TrimPrefix(allowedHost, ".")
-		if host != bare && !(strings.HasPrefix(allowedHost, ".") && strings.HasSuffix(host, allowedHost)) {
-			continue
-		}
-		if allowedPort == "*" || allowedPort == port {
-			return true
-		}
-	}
-	return false
 }

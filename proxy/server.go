@@ -42,9 +42,9 @@ type Options struct {
 	PassAccessToken bool
 	LoginService    string // the provider's name on the sign-in page
 	SkipSignInPage  bool   // browsers go straight to the provider
-	// WhitelistDomains are hosts besides our own that a login may return to
-	// (oauth2-proxy's whitelist_domains: ".example.org" for subdomains, ":port", ":*").
-	WhitelistDomains []string
+	// ReturnDomains are the hosts besides our own that a login may return to
+	// (whitelist_domains).
+	ReturnDomains trust.Domains
 	// AuthMode is what <prefix>/auth answers a browser that is not logged in.
 	AuthMode config.AuthMode
 	// Trust is what is believed about the browser's request: which peers'

@@ -1,11 +1,15 @@
 // Package trust decides what hubgate believes about a request's browser: which peers'
-// X-Forwarded-* headers count, what they say, and whether the browser used https.
+// X-Forwarded-* headers count, what they say, whether the browser used https, and
+// which other hosts a login may send it back to.
 package trust
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -126,4 +130,58 @@ func firstOf(h http.Header, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// Domains are the hosts besides our own that a login may send the browser back to:
+// whitelist_domains, read as oauth2-proxy reads them.
+type Domains struct {
+	entries []domain
+}
+
+type domain struct {
+	host       string // lower case, without a leading "."
+	subdomains bool   // ".example.org": it and every subdomain
+	port       string // "" the scheme's default only, "*" any, else that one
+}
+
+// ParseDomains reads entries "example.org", ".example.org", "example.org:8443" and
+// "example.org:*". An entry with a scheme, path or anything else but a host and a
+// port is an error: it would never match.
+func ParseDomains(entries []string) (Domains, error) {
+	var ds Domains
+	for _, e := range entries {
+		if strings.ContainsAny(e, "/@?#\\ ") {
+			return Domains{}, fmt.Errorf("%q is not a host; write example.org, .example.org or example.org:8443, without a scheme or path", e)
+		}
+		d := domain{host: strings.ToLower(e)}
+		if i := strings.LastIndexByte(d.host, ':'); i >= 0 && !strings.HasSuffix(d.host, "]") {
+			d.host, d.port = d.host[:i], d.host[i+1:]
+			if _, err := strconv.ParseUint(d.port, 10, 16); d.port != "*" && err != nil {
+				return Domains{}, fmt.Errorf("%q: the port after \":\" must be a number or *", e)
+			}
+		}
+		d.host, d.subdomains = strings.TrimPrefix(d.host, "."), strings.HasPrefix(d.host, ".")
+		d.host = strings.Trim(d.host, "[]")
+		if d.host == "" {
+			return Domains{}, fmt.Errorf("%q names no host", e)
+		}
+		ds.entries = append(ds.entries, d)
+	}
+	return ds, nil
+}
+
+// Allow reports whether u's host is one of ds: "example.org" is that host,
+// ".example.org" it and its subdomains; an entry's port must match, "*" is any port,
+// and an entry without one allows only the scheme's default port.
+func (ds Domains) Allow(u *url.URL) bool {
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, d := range ds.entries {
+		if host != d.host && !(d.subdomains && strings.HasSuffix(host, "."+d.host)) {
+			continue
+		}
+		if d.port == "*" || d.port == port {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"testing"
 )
 
@@ -73,6 +74,28 @@ func TestPolicySecure(t *testing.T) {
 		}
 		if scheme := c.policy.Scheme(c.r); (scheme == "https") != c.want {
 			t.Errorf("%s: Scheme = %q", c.name, scheme)
+		}
+	}
+}
+
+func TestDomains(t *testing.T) {
+	ds, err := ParseDomains([]string{".Example.org", "app.test:8443", "any.test:*", "[::1]:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for raw, want := range map[string]bool{
+		"https://example.org/": true, "https://sub.EXAMPLE.org/": true, "https://evilexample.org/": false,
+		"https://sub.example.org:444/": false, "https://app.test:8443/": true, "https://app.test/": false,
+		"http://any.test:1/": true, "http://[::1]:9/": true, "http://[::1]/": false, "https://example.org.evil/": false,
+	} {
+		u, _ := url.Parse(raw)
+		if got := ds.Allow(u); got != want {
+			t.Errorf("Allow(%s) = %v, want %v", raw, got, want)
+		}
+	}
+	for _, bad := range []string{"https://example.org", "example.org/x", "example.org:http", ".", ":80", "a@b"} {
+		if _, err := ParseDomains([]string{bad}); err == nil {
+			t.Errorf("ParseDomains(%q) accepted it", bad)
 		}
 	}
 }
