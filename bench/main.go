@@ -260,26 +260,37 @@ func (r *rig) close() {
 // login signs in for real: through hubgate to the fake Hub's authorize endpoint and
 // back to the callback, which exchanges the code and sets the session cookie.
 func login(gate string) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(http.MethodGet, gate+"/app/", nil)
-	req.Header.Set("Accept", "text/html")
-	resp, err := client.Do(req)
+	cookies, err := browse("login", gate, "/app/")
 	if err != nil {
-		return "", fmt.Errorf("login: %w", err)
+		return "", err
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(body) != string(upstreamBody) {
-		return "", fmt.Errorf("login: ended with HTTP %d: %s", resp.StatusCode, firstLine(string(body)))
-	}
-	u, _ := url.Parse(gate)
-	for _, c := range jar.Cookies(u) {
+	for _, c := range cookies {
 		if c.Name == "_hubgate" {
 			return c.Name + "=" + c.Value, nil
 		}
 	}
 	return "", errors.New("login: no session cookie was set")
+}
+
+// browse opens base+path as a browser loading a page would, following the login at
+// the fake Hub, and returns the cookies it then holds for base. It must end on the
+// upstream's page.
+func browse(what, base, path string) ([]*http.Cookie, error) {
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Accept", "text/html")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body) != string(upstreamBody) {
+		return nil, fmt.Errorf("%s: ended at %s with HTTP %d: %s", what, resp.Request.URL, resp.StatusCode, firstLine(string(body)))
+	}
+	u, _ := url.Parse(base)
+	return jar.Cookies(u), nil
 }
 
 // apiToken asks the fake Hub for a token, as a user would at /hub/token.

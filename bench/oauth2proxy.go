@@ -3,15 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // oauth2-proxy, run beside hubgate against the same fake Hub and upstream, and a second
@@ -78,22 +73,12 @@ func o2pVersionsion(binary string) (string, error) {
 // session cookie) and on to /app/ through the proxy. It returns the Cookie header
 // value carrying the session (one cookie, or its parts if oauth2-proxy split it).
 func loginOAuth2Proxy(base string) (string, error) {
-	jar, _ := cookiejar.New(nil)
-	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	req, _ := http.NewRequest(http.MethodGet, base+"/oauth2/start?rd=%2Fapp%2F", nil)
-	req.Header.Set("Accept", "text/html")
-	resp, err := client.Do(req)
+	cookies, err := browse("oauth2-proxy login", base, "/oauth2/start?rd=%2Fapp%2F")
 	if err != nil {
-		return "", fmt.Errorf("oauth2-proxy login: %w", err)
+		return "", err
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || string(body) != string(upstreamBody) {
-		return "", fmt.Errorf("oauth2-proxy login: ended at %s with HTTP %d: %s", resp.Request.URL, resp.StatusCode, firstLine(string(body)))
-	}
-	u, _ := url.Parse(base)
 	var parts []string
-	for _, c := range jar.Cookies(u) {
+	for _, c := range cookies {
 		if strings.HasPrefix(c.Name, oauth2ProxyCookie) && !strings.HasSuffix(c.Name, "_csrf") {
 			parts = append(parts, c.Name+"="+c.Value)
 		}
