@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 # Debian packages, grouped by what needs them so later work can extend a group.
 DEPS_BUILD   := gcc libc6-dev                 # go test -race needs cgo
-DEPS_TEST    := jupyterhub python3-django python3-django-oauth-toolkit nginx redis-server
+DEPS_TEST    := jupyterhub python3-django python3-django-oauth-toolkit nginx caddy redis-server
 DEPS_ROOT    := mmdebstrap                    # builds the Debian 13 root (.ci/debian13-root)
 DEPS_BROWSER := chromium                      # the browser suite, test/chromium*.go
 DEPS_BENCH   := wrk
