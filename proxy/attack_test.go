@@ -564,7 +564,11 @@ func TestAttackAbsoluteReturnAddress(t *testing.T) {
 	f.server.o.ReturnDomains = domains
 	cases := []struct {
 		name, rd, header, remote, fwdHost, want string
+		raw                                     bool // rd written into the query unescaped
 	}{
+		{name: "unescaped rd, as Caddy and nginx write it", raw: true, rd: "http://gate.test/report?x=1&y=a%26b+c", want: "http://gate.test/report?x=1&y=a%26b+c"},
+		{name: "unescaped path", raw: true, rd: "/report?x=1&y=2", want: "/report?x=1&y=2"},
+		{name: "escaped rd and another parameter", raw: true, rd: "%2Fa%3Fb%3D1&foo=bar", want: "/a?b=1"},
 		{name: "header from a trusted proxy", header: "/app/page?x=1&y=a%26b", remote: "127.0.0.1:5000", want: "/app/page?x=1&y=a%26b"},
 		{name: "header from a client", header: "/app/page", remote: "192.0.2.7:5000", want: "/"},
 		{name: "rd wins over the header", rd: "/from-rd", header: "/from-header", remote: "127.0.0.1:5000", want: "/from-rd"},
@@ -597,6 +601,9 @@ func TestAttackAbsoluteReturnAddress(t *testing.T) {
 		{name: "javascript", rd: "javascript://gate.test/%0aalert(1)"},
 		{name: "other scheme", rd: "ftp://gate.test/"},
 		{name: "header to another site", header: "https://evil.com/", remote: "127.0.0.1:5000"},
+		{name: "unescaped, another site", raw: true, rd: "https://evil.com/?x=1&y=2"},
+		{name: "unescaped, our host as credentials", raw: true, rd: "http://gate.test@evil.com/?x=1&y=2"},
+		{name: "unescaped, scheme-relative", raw: true, rd: "//evil.com/?x=1&y=2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -606,7 +613,10 @@ func TestAttackAbsoluteReturnAddress(t *testing.T) {
 			}
 			for _, route := range []string{"/oauth2/start", "/oauth2/sign_in"} {
 				target := route
-				if c.rd != "" {
+				switch {
+				case c.raw:
+					target += "?rd=" + c.rd
+				case c.rd != "":
 					target += "?rd=" + url.QueryEscape(c.rd)
 				}
 				r := navigation(target)

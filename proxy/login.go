@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
@@ -15,19 +16,49 @@ import (
 
 // start begins a login on request: <prefix>/start?rd=/where/to/go.
 func (s *Server) start(w http.ResponseWriter, r *http.Request) {
-	s.beginLogin(w, r, r.URL.Query().Get("rd"))
+	s.beginLogin(w, r, rdParam(r))
 }
 
 // signIn shows a page with one button that starts the login, or with
-// skip_sign_in_page (oauth2-proxy's skip_provider_button) starts it.
+// skip_sign_in_page (oauth2-proxy's skip_provider_button) starts it. Proxies in
+// front send their 401s here and may re-status the answer (nginx's error_page 401
+// =403 /oauth2/sign_in), so no body here states a status that could disagree.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
-	if s.o.SkipSignInPage {
-		s.beginLogin(w, r, r.URL.Query().Get("rd"))
+	if !isNavigation(r) {
+		// An API client whose 401 a proxy turned into this page: never a login.
+		challenge, msg := challengeLogin, "Login required"
+		if r.Header.Get("Authorization") != "" {
+			// A good token would not have been sent here.
+			challenge, msg = challengeInvalidToken, "Invalid token"
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeJSON(w, http.StatusUnauthorized, errorBody{Message: msg})
 		return
 	}
-	rd := s.returnTo(r, r.URL.Query().Get("rd"))
+	if s.o.SkipSignInPage {
+		s.beginLogin(w, r, rdParam(r))
+		return
+	}
+	rd := s.returnTo(r, rdParam(r))
 	writePageLink(w, r, http.StatusOK, "Sign in", "This service uses your "+s.o.LoginService+" account.",
 		s.o.Prefix+"/start?rd="+url.QueryEscape(rd), "Sign in with "+s.o.LoginService)
+}
+
+// rdParam is the return address of <prefix>/sign_in and /start. Caddy's and nginx's
+// documented configurations write it unescaped (rd={scheme}://{host}{uri},
+// rd=$scheme://$host$request_uri), so the page's own query arrives as more
+// parameters and with its escapes undone. An rd that comes first and holds a
+// literal "?" is therefore the rest of the raw query, as it is; an escaped one
+// (%3F) is read as usual. Either way returnTo decides whether it may be used.
+func rdParam(r *http.Request) string {
+	raw := r.URL.RawQuery
+	if strings.HasPrefix(raw, "rd=") {
+		first, _, _ := strings.Cut(raw, "&")
+		if strings.Contains(first, "?") {
+			return raw[len("rd="):]
+		}
+	}
+	return r.URL.Query().Get("rd")
 }
 
 // beginLogin saves fresh login state in its own cookie and sends the browser to the
@@ -40,7 +71,7 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	redirect(w, s.o.Provider.AuthCodeURL(login.State, login.Verifier))
+	redirectToLogin(w, r, s.o.Provider.AuthCodeURL(login.State, login.Verifier), s.o.LoginService)
 }
 
 // callback finishes a login: state checked exactly, code exchanged (with the PKCE
@@ -192,4 +223,15 @@ func (s *Server) retryPage(w http.ResponseWriter, r *http.Request, status int, t
 func redirect(w http.ResponseWriter, location string) {
 	w.Header().Set("Location", escapeLocation(location))
 	w.WriteHeader(http.StatusFound)
+}
+
+// redirectToLogin is redirect to the provider's login, able to survive a proxy in
+// front that serves it with another status (nginx's error_page 401 =403, Traefik's
+// errors middleware): browsers follow a Refresh header and show the page's link
+// whatever the status, where a bare 302 would leave them on an empty page.
+func redirectToLogin(w http.ResponseWriter, r *http.Request, location, service string) {
+	to := escapeLocation(location)
+	w.Header().Set("Location", to)
+	w.Header().Set("Refresh", "0; url="+to)
+	writePageLink(w, r, http.StatusFound, "Signing in", "On to "+service+"'s login.", to, "Continue")
 }

@@ -9,9 +9,10 @@ import (
 	"go.uber.org/zap"
 )
 
-// errorBody is the JSON answer for clients that don't want HTML.
+// errorBody is the JSON answer for clients that don't want HTML; Status 0 (left
+// out) where a proxy in front may re-status the answer.
 type errorBody struct {
-	Status  int    `json:"status"`
+	Status  int    `json:"status,omitempty"`
 	Message string `json:"message"`
 }
 

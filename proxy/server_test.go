@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -718,6 +719,67 @@ func TestSignInPage(t *testing.T) {
 	w = f.do(navigation("/oauth2/sign_in?rd=//evil.com"))
 	if strings.Contains(w.Body.String(), "evil.com") {
 		t.Error("the sign-in page carried a foreign rd")
+	}
+}
+
+// TestSignInForAPIClients: nginx's error_page and Caddy's handle_response send every
+// 401 to sign_in, API calls too. They get 401 JSON, never a login, and no body
+// states a status that a proxy's =403 would contradict.
+func TestSignInForAPIClients(t *testing.T) {
+	for _, skip := range []bool{true, false} {
+		f := newFixture(t, access.Rules{})
+		f.server.o.SkipSignInPage = skip
+		for _, c := range []struct {
+			name, accept, authorization, method, challenge string
+		}{
+			{"no Accept", "", "", "GET", challengeLogin},
+			{"JSON", "application/json", "", "GET", challengeLogin},
+			{"refused token", "application/json", "Bearer bad", "GET", challengeInvalidToken},
+			{"a POST of a form", "text/html", "", "POST", challengeLogin},
+		} {
+			r := httptest.NewRequest(c.method, "/oauth2/sign_in?rd=%2Fapi%2Fx", nil)
+			if c.accept != "" {
+				r.Header.Set("Accept", c.accept)
+			}
+			if c.authorization != "" {
+				r.Header.Set("Authorization", c.authorization)
+			}
+			w := f.do(r)
+			if w.Code != http.StatusUnauthorized || w.Header().Get("Location") != "" || len(w.Result().Cookies()) != 0 {
+				t.Errorf("skip %v, %s: status %d, Location %q, cookies %v; want 401 and no login",
+					skip, c.name, w.Code, w.Header().Get("Location"), w.Result().Cookies())
+			}
+			if got := w.Header().Get("WWW-Authenticate"); got != c.challenge {
+				t.Errorf("skip %v, %s: WWW-Authenticate %q, want %q", skip, c.name, got, c.challenge)
+			}
+			if body := w.Body.String(); strings.Contains(body, "status") || !strings.Contains(body, `"message"`) {
+				t.Errorf("skip %v, %s: body %s, want a message and no status", skip, c.name, body)
+			}
+		}
+	}
+}
+
+// TestSignInSurvivesRestatus: under nginx's error_page 401 =403 /oauth2/sign_in (or
+// Traefik's errors middleware) the browser gets sign_in's answer with another
+// status. The sign-in page states none; the login redirect also carries a Refresh
+// header and a page with the same link, which browsers follow whatever the status.
+func TestSignInSurvivesRestatus(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	w := f.do(navigation("/oauth2/sign_in?rd=%2Freport"))
+	loc := w.Header().Get("Location")
+	if w.Code != http.StatusFound || !strings.HasPrefix(loc, "http://hub.test/") {
+		t.Fatalf("status %d Location %q, want 302 to the Hub", w.Code, loc)
+	}
+	if got := w.Header().Get("Refresh"); got != "0; url="+loc {
+		t.Errorf("Refresh %q, want 0; url=<Location>", got)
+	}
+	if body := w.Body.String(); !strings.Contains(body, `href="`+html.EscapeString(loc)+`"`) || strings.Contains(body, "302") {
+		t.Errorf("the redirect's page should link to the Location and state no status:\n%s", body)
+	}
+	f.server.o.SkipSignInPage = false
+	w = f.do(navigation("/oauth2/sign_in?rd=%2Freport"))
+	if body := w.Body.String(); w.Code != http.StatusOK || strings.Contains(body, "200") {
+		t.Errorf("the sign-in page (%d) should state no status:\n%s", w.Code, body)
 	}
 }
 
