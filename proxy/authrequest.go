@@ -41,9 +41,9 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 	h["X-Auth-Request-User"] = name
 	h["X-Auth-Request-Preferred-Username"] = name
 	h["X-Auth-Request-Groups"] = []string{strings.Join(u.Groups, ",")}
-	if u.Email != "" {
-		h["X-Auth-Request-Email"] = []string{u.Email}
-	}
+	// Named even when empty: Caddy before 2.10 keeps a client's copy of a header the
+	// answer lacks (or sets its own unexpanded placeholder), nginx drops empty ones.
+	h["X-Auth-Request-Email"] = []string{u.Email}
 	if s.o.PassAccessToken {
 		h["X-Auth-Request-Access-Token"] = []string{token}
 	}

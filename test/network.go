@@ -4,18 +4,58 @@ package integration
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hubgate/hubgate/internal/freeport"
 )
 
-// loopback is the only address anything in this suite binds to.
+// loopback is the address this suite binds to, but for defaultPortAddr's sites.
 const loopback = "127.0.0.1"
+
+// defaultPortHosts are the loopback addresses defaultPortAddr handed out, so two
+// tests of one binary never get the same one.
+var defaultPortHosts = struct {
+	sync.Mutex
+	used map[string]bool
+}{used: map[string]bool{}}
+
+// defaultPortAddr returns "127.0.0.N:80" for a free N: a site on port 80 has a Host
+// header without a port, as in production. Configs that build a URL from nginx's
+// $host or Caddy's {host} (which drop the port) only work there.
+func defaultPortAddr(t testing.TB) string {
+	t.Helper()
+	defaultPortHosts.Lock()
+	defer defaultPortHosts.Unlock()
+	var lastErr error
+	for n := 2; n < 255; n++ {
+		addr := net.JoinHostPort("127.0.0."+strconv.Itoa(n), "80")
+		if defaultPortHosts.used[addr] {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			lastErr = err
+			if errors.Is(err, syscall.EACCES) {
+				break
+			}
+			continue
+		}
+		ln.Close()
+		defaultPortHosts.used[addr] = true
+		return addr
+	}
+	t.Fatalf("no loopback address with a free port 80 (last: %v); binding port 80 needs root or "+
+		"CAP_NET_BIND_SERVICE, as make test has in CI", lastErr)
+	return ""
+}
 
 // freePort returns a free loopback port that no other caller in this test binary
 // got (freeport.Port: below the kernel's ephemeral range, checked by binding).

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -17,13 +18,16 @@ var signInLink = regexp.MustCompile(`href="(/oauth2/start\?rd=[^"]+)"`)
 // for the addresses (test/testdata/oauth2-proxy-nginx.conf.tmpl) in front of hubgate
 // and the real Hub: both error_page forms bring the browser, after its login, back to
 // the page and query it asked for, and the app gets the user as the snippet passes it.
+// The named location builds rd from $host, which has no port: nginx serves on port
+// 80 of its own loopback address, as a site would.
 func TestNginxOAuth2ProxyDocs(t *testing.T) {
 	RequireHub(t, fullSuite)
 	t.Parallel()
 	requireNginx(t)
 	up := StartUpstream(t)
-	nginxAddr, gateAddr := freeAddr(t), freeAddr(t)
-	callback := "http://" + nginxAddr + "/oauth2/callback"
+	nginxAddr, gateAddr := defaultPortAddr(t), freeAddr(t)
+	site := "http://" + strings.TrimSuffix(nginxAddr, ":80")
+	callback := site + "/oauth2/callback"
 	hub := StartHub(t, HubConfig{Services: []HubService{{Name: "docs-gate", OAuthRedirectURI: callback, OAuthNoConfirm: true}}})
 	svc := hub.Service(t, "docs-gate")
 	// oauth2-proxy shows its sign-in page unless skip_provider_button: so does hubgate.
@@ -31,7 +35,7 @@ func TestNginxOAuth2ProxyDocs(t *testing.T) {
 		"HUBGATE_REDIRECT_URL":      callback,
 		"HUBGATE_SKIP_SIGN_IN_PAGE": "false",
 	}))
-	ngx := StartNginx(t, NginxSite{Listen: nginxAddr, Hubgate: gateAddr, App: mustParseURL(t, up.URL).Host,
+	StartNginx(t, NginxSite{Listen: nginxAddr, Hubgate: gateAddr, App: mustParseURL(t, up.URL).Host,
 		Template: filepath.Join("testdata", "oauth2-proxy-nginx.conf.tmpl")})
 
 	for _, c := range []struct {
@@ -40,19 +44,20 @@ func TestNginxOAuth2ProxyDocs(t *testing.T) {
 	}{
 		{"error_page 401 =403 /oauth2/sign_in", "/a/report?x=1&y=a%26b+c", http.StatusForbidden},
 		{"error_page 401 = /oauth2/sign_in", "/b/report?x=2&y=a%26b+c", http.StatusOK},
+		{"error_page 401 = @oauth2_signin (302 with an unescaped rd)", "/c/report?x=3&y=a%26b+c", http.StatusOK},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			alice := NewBrowser(t, "alice")
-			page := alice.Open(ngx.URL + c.path)
+			page := alice.Open(site + c.path)
 			m := signInLink.FindSubmatch(page.Body)
 			if page.StatusCode != c.status || m == nil {
 				t.Fatalf("want hubgate's sign-in page with status %d\n%s", c.status, page)
 			}
-			page = alice.Open(ngx.URL + html.UnescapeString(string(m[1])))
+			page = alice.Open(site + html.UnescapeString(string(m[1])))
 			if !page.LoggedIn || page.StatusCode != http.StatusOK {
 				t.Fatalf("the sign-in button should log in at the Hub and land on the page\n%s", page)
 			}
-			if got, want := page.URL.String(), ngx.URL+c.path; got != want {
+			if got, want := page.URL.String(), site+c.path; got != want {
 				t.Errorf("after login the browser is at %s, want %s (the page it asked for)", got, want)
 			}
 			e := decodeEcho(t, page.Body, "after login")
@@ -62,7 +67,7 @@ func TestNginxOAuth2ProxyDocs(t *testing.T) {
 			if got := e.Header["X-User"]; len(got) != 1 || got[0] != "alice" {
 				t.Errorf("the app got X-User %q, want alice (auth_request_set from X-Auth-Request-User)", got)
 			}
-			again := alice.Open(ngx.URL + c.path)
+			again := alice.Open(site + c.path)
 			if again.StatusCode != http.StatusOK || again.LoggedIn {
 				t.Errorf("a second visit should be served from the session\n%s", again)
 			}
