@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -86,6 +87,10 @@ func checkConfig(c *cli.Context) error {
 // importOAuth2Proxy writes the YAML to stdout and, on stderr, each option it did
 // not carry over with the reason.
 func importOAuth2Proxy(c *cli.Context) error {
+	// The flags are oauth2-proxy's, but --help is still ours.
+	if slices.ContainsFunc(c.Args().Slice(), func(a string) bool { return a == "--help" || a == "-help" || a == "-h" }) {
+		return cli.ShowSubcommandHelp(c)
+	}
 	src, err := oauth2proxy.Load(c.Args().Slice(), environ(), os.ReadFile)
 	if err != nil {
 		return err

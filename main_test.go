@@ -129,3 +129,17 @@ func TestImportOAuth2ProxyPassesCheckConfig(t *testing.T) {
 		t.Errorf("a restriction hubgate cannot check must stop the import with nothing printed: err=%v out=%q", err, out.String())
 	}
 }
+
+// TestImportOAuth2ProxyHelp: the command's flags are oauth2-proxy's, but --help
+// (anywhere) is its own usage, not an unknown oauth2-proxy flag.
+func TestImportOAuth2ProxyHelp(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"--config", "x.cfg", "--help"}} {
+		var out strings.Builder
+		app := newApp()
+		app.Writer, app.ErrWriter = &out, &out
+		err := app.Run(append([]string{"hubgate", "import-oauth2-proxy"}, args...))
+		if err != nil || !strings.Contains(out.String(), "USAGE:") || !strings.Contains(out.String(), "oauth2-proxy flags") {
+			t.Errorf("%v: err %v, output %q; want the command's usage", args, err, out.String())
+		}
+	}
+}
