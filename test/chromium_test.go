@@ -3,7 +3,9 @@
 package integration
 
 import (
+	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,9 +29,12 @@ func TestChromiumJupyterHub(t *testing.T) {
 	requireChromium(t)
 	up := StartPageUpstream(t)
 
-	// nginx (scenario 3) takes hubgate's callback on its own address.
+	// nginx (scenario 3) takes hubgate's callback on its own address; so does the
+	// nginx of scenario 10, on port 80 as a site would be.
 	nginxAddr := freeAddr(t)
 	nginxCallback := "http://" + nginxAddr + "/oauth2/callback"
+	o2pAddr := defaultPortAddr(t)
+	o2pSite := "http://" + strings.TrimSuffix(o2pAddr, ":80")
 
 	// One hubgate per configuration, each its own service at the Hub.
 	configs := []struct {
@@ -43,14 +48,18 @@ func TestChromiumJupyterHub(t *testing.T) {
 		{"tabs", nil},
 		{"flood", nil},
 		{"nginx", map[string]string{"HUBGATE_REDIRECT_URL": nginxCallback}},
+		{"o2p", map[string]string{"HUBGATE_REDIRECT_URL": o2pSite + "/oauth2/callback"}},
 	}
 	addrs := map[string]string{}
 	var services []HubService
 	for _, c := range configs {
 		addrs[c.name] = freeAddr(t)
 		callback := "http://" + addrs[c.name] + "/oauth2/callback"
-		if c.name == "nginx" {
+		switch c.name {
+		case "nginx":
 			callback = nginxCallback
+		case "o2p":
+			callback = o2pSite + "/oauth2/callback"
 		}
 		services = append(services, HubService{Name: "chromium-" + c.name, OAuthRedirectURI: callback})
 	}
@@ -212,6 +221,27 @@ func TestChromiumJupyterHub(t *testing.T) {
 		// method, host, Origin and Sec-Fetch-Site to hubgate.
 		checkCrossOriginRefused(t, tab, up, StartActingPage(t), ngx.URL, false)
 		checkSameOriginActs(t, tab, up, ngx.URL, "alice")
+	})
+
+	t.Run("10 oauth2-proxy's nginx error_page 401 =403 with the sign-in page skipped", func(t *testing.T) {
+		// nginx serves hubgate's redirect to the Hub as a 403, which browsers do not
+		// follow: its Refresh header leads Chromium on all the same.
+		StartNginx(t, NginxSite{Listen: o2pAddr, Hubgate: addrs["o2p"], App: hostOf(up.URL),
+			Template: filepath.Join("testdata", "oauth2-proxy-nginx.conf.tmpl")})
+		tab := browser.NewProfile(t, "o2p")
+		const page = "/a/app/page?x=1&y=a%26b"
+		mark := tab.Mark()
+		tab.Navigate(t, o2pSite+page)
+		hubLoginPage(t, tab, "alice", "10-hub-login")
+		if trail := tab.TrailSince(mark); len(trail) == 0 || trail[0].status != http.StatusForbidden {
+			t.Errorf("nginx should answer the page with 403 (error_page 401 =403); document requests:%s", formatTrail(trail))
+		}
+		hubAuthorizePage(t, tab, "10-hub-authorize")
+		v := readUpstream(t, tab)
+		tab.Screenshot(t, "10-upstream")
+		if v.URL != o2pSite+page || v.Path != page {
+			t.Errorf("landed on %s (the app saw %s), want %s", v.URL, v.Path, o2pSite+page)
+		}
 	})
 
 	t.Run("4 sign-out with hub_logout asks to log in again", func(t *testing.T) {
