@@ -166,6 +166,10 @@ func (h *Headers) writeMapped(out http.Header, id *Identity) {
 // scrub removes the client's copies of every identity header, the fixed ones and the
 // mapped ones, in any spelling (see Scrub).
 func (h *Headers) scrub(hdr http.Header) {
+	if len(h.mapped) == 0 {
+		Scrub(hdr) // the common case, as fast as before upstream_headers
+		return
+	}
 	for key := range hdr {
 		if len(key) >= h.minScrub && (IsIdentityHeader(key) || h.isMapped(key)) {
 			delete(hdr, key)
