@@ -102,6 +102,11 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One writer of identity headers for the forwarder and the auth endpoint.
+	ids, err := upstream.NewHeaders(cfg.HeaderOptions())
+	if err != nil {
+		return nil, fmt.Errorf("upstream_headers: %w", err)
+	}
 	forward, err := upstream.New(upstream.Options{
 		Target:         cfg.Upstream,
 		Timeout:        cfg.UpstreamTimeout,
@@ -109,6 +114,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		OwnCookie:      sessions.Owns,
 		Observe:        m.Upstream,
 		ErrorHandler:   proxy.UpstreamError(log),
+		Headers:        ids,
 	})
 	if err != nil {
 		return nil, err
@@ -123,7 +129,7 @@ func (a *App) newProxy() (*proxy.Server, error) {
 	if o.ReturnDomains, err = trust.ParseDomains(cfg.WhitelistDomains); err != nil {
 		return nil, fmt.Errorf("whitelist_domains: %w", err)
 	}
-	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin = idp, sessions, forward, crossOrigin
+	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin, o.Headers = idp, sessions, forward, crossOrigin, ids
 	o.Cache = identity.NewCacheWith(idp, identity.CacheOptions{
 		Size:         cfg.CacheSize,
 		TTL:          cfg.CacheTTL,

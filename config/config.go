@@ -19,6 +19,7 @@ import (
 
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/trust"
+	"github.com/hubgate/hubgate/upstream"
 )
 
 // Config is hubgate's whole configuration, validated. main builds it once and passes
@@ -54,6 +55,12 @@ type Config struct {
 	ServicePrefix       string // always starts and ends with "/"
 	Prefix              string // starts with "/", no trailing slash
 	PassAccessToken     bool
+	PassUserHeaders     bool
+	PreferEmailToUser   bool
+	PassBasicAuth       bool
+	BasicAuthPassword   string // a secret, like ClientSecret
+	SetXAuthRequest     bool
+	UpstreamHeaders     map[string]string // header name → identity field
 	PassHostHeader      bool
 	HubLogout           bool
 	ProviderTimeout     time.Duration
@@ -381,7 +388,7 @@ func reservedCookie(name string) bool {
 func (c *Config) normalize() error {
 	c.OAuth.UserdataMethod = strings.ToUpper(c.OAuth.UserdataMethod)
 	for _, step := range []func() error{
-		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins, c.checkWhitelistDomains,
+		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins, c.checkWhitelistDomains, c.checkHeaders,
 	} {
 		if err := step(); err != nil {
 			return err
@@ -519,6 +526,32 @@ func (c *Config) checkWhitelistDomains() error {
 		return bad("whitelist_domains", "%v", err)
 	}
 	return nil
+}
+
+// checkHeaders: upstream_headers must be names and fields upstream.NewHeaders
+// accepts, and pass_basic_auth needs its password.
+func (c *Config) checkHeaders() error {
+	if c.PassBasicAuth && c.BasicAuthPassword == "" {
+		return bad("basic_auth_password", "is required with pass_basic_auth: an empty password makes apps try, and fail, a password login")
+	}
+	if _, err := upstream.NewHeaders(c.HeaderOptions()); err != nil {
+		return bad("upstream_headers", "%v", err)
+	}
+	return nil
+}
+
+// HeaderOptions are the identity-header switches, for upstream.NewHeaders.
+func (c *Config) HeaderOptions() upstream.HeaderOptions {
+	o := upstream.HeaderOptions{
+		PassUser:    c.PassUserHeaders,
+		PreferEmail: c.PreferEmailToUser,
+		AuthRequest: c.SetXAuthRequest,
+		Mapped:      c.UpstreamHeaders,
+	}
+	if c.PassBasicAuth {
+		o.BasicAuth = c.BasicAuthPassword
+	}
+	return o
 }
 
 // normalizeOrigins writes each trusted origin as browsers send Origin: lower case, no

@@ -133,6 +133,8 @@ func TestDefaults(t *testing.T) {
 		CookiePath:      "/",
 		Prefix:          "/oauth2",
 		PassHostHeader:  true,
+		PassUserHeaders: true,
+		SetXAuthRequest: true,
 		ProviderTimeout: 10 * time.Second,
 		UpstreamTimeout: 60 * time.Second,
 		HeaderTimeout:   10 * time.Second,
@@ -375,6 +377,8 @@ log_level: debug
 		Prefix:          "/app/auth",
 		PassAccessToken: true,
 		PassHostHeader:  false,
+		PassUserHeaders: true,
+		SetXAuthRequest: true,
 		HubLogout:       true,
 		ProviderTimeout: 3 * time.Second,
 		HeaderTimeout:   5 * time.Second,
@@ -561,6 +565,8 @@ func TestManagedJupyterHub3(t *testing.T) {
 		CookiePath:      "/services/gate/",
 		Prefix:          "/services/gate/oauth2",
 		PassHostHeader:  true,
+		PassUserHeaders: true,
+		SetXAuthRequest: true,
 		ProviderTimeout: 10 * time.Second,
 		UpstreamTimeout: 60 * time.Second,
 		HeaderTimeout:   10 * time.Second,
@@ -739,6 +745,9 @@ func jupyterHubDefaults(c config.Config) config.Config {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	c.UsernameMap = map[string]string{}
+	if c.UpstreamHeaders == nil {
+		c.UpstreamHeaders = map[string]string{}
+	}
 	return c
 }
 

@@ -128,7 +128,7 @@ func TestOIDCWithEndpointsIsGeneric(t *testing.T) {
 		"skip_sign_in_page": true,
 	})
 	wantNote(t, tr, "oidc_jwks_url", "verifies no ID token")
-	wantNote(t, tr, "set_xauthrequest", "not needed")
+	wantKeys(t, tr, map[string]any{"set_xauthrequest": true})
 	wantNote(t, tr, "cookie_secure", "not needed")
 }
 
@@ -140,6 +140,11 @@ func TestLegacyKeycloak(t *testing.T) {
 		"username_key":   "preferred_username",
 		"groups_key":     "groups",
 		"allowed_groups": []string{"/staff"},
+		// Identity headers as oauth2-proxy sent them.
+		"pass_basic_auth":      true,
+		"basic_auth_password":  "upstream-basic-password",
+		"prefer_email_to_user": true,
+		"set_xauthrequest":     true,
 	})
 	wantNote(t, tr, "validate_url", "not needed")
 }
@@ -426,4 +431,52 @@ func TestPutRefusesUnknownKey(t *testing.T) {
 		}
 	}()
 	(&Translation{}).put("cache-ttl", "5s")
+}
+
+// TestIdentityHeaderOptions: oauth2-proxy's legacy header options carried over with
+// oauth2-proxy's defaults (pass_basic_auth and pass_user_headers true,
+// set_xauthrequest false), which are not all hubgate's.
+func TestIdentityHeaderOptions(t *testing.T) {
+	base := []string{"--provider=github", "--upstream=http://127.0.0.1:8080/", "--client-id=id", "--client-secret=s",
+		"--cookie-secret=" + strings.Repeat("c", 32), "--redirect-url=http://127.0.0.1:4180/oauth2/callback", "--email-domain=*"}
+	absent := func(t *testing.T, tr *Translation, keys ...string) {
+		t.Helper()
+		for _, k := range keys {
+			if v, ok := tr.Get(k); ok {
+				t.Errorf("%s = %v, want it left out", k, v)
+			}
+		}
+	}
+	t.Run("unset", func(t *testing.T) {
+		tr := translate(t, base, nil, noFiles)
+		wantKeys(t, tr, map[string]any{"set_xauthrequest": false})
+		absent(t, tr, "pass_user_headers", "pass_basic_auth", "basic_auth_password", "prefer_email_to_user")
+	})
+	t.Run("password and the default pass_basic_auth", func(t *testing.T) {
+		tr := translate(t, append(base, "--basic-auth-password=pw", "--prefer-email-to-user", "--set-xauthrequest"), nil, noFiles)
+		wantKeys(t, tr, map[string]any{"pass_basic_auth": true, "basic_auth_password": "pw", "prefer_email_to_user": true, "set_xauthrequest": true})
+	})
+	t.Run("password with pass_basic_auth false", func(t *testing.T) {
+		tr := translate(t, append(base, "--basic-auth-password=pw", "--pass-basic-auth=false"), nil, noFiles)
+		absent(t, tr, "pass_basic_auth", "basic_auth_password")
+		wantKeys(t, tr, map[string]any{"pass_user_headers": true}) // pass_user_headers' default
+		wantNote(t, tr, "basic_auth_password", "not needed")
+	})
+	t.Run("pass_basic_auth without a password", func(t *testing.T) {
+		tr := translate(t, append(base, "--pass-basic-auth"), nil, noFiles)
+		absent(t, tr, "pass_basic_auth", "basic_auth_password")
+		wantNote(t, tr, "pass_basic_auth", "not needed: oauth2-proxy sends no Basic header without basic_auth_password")
+	})
+	t.Run("both user-header options off", func(t *testing.T) {
+		tr := translate(t, append(base, "--pass-basic-auth=false", "--pass-user-headers=false"), nil, noFiles)
+		wantKeys(t, tr, map[string]any{"pass_user_headers": false})
+	})
+	t.Run("pass_user_headers off, pass_basic_auth's default on", func(t *testing.T) {
+		tr := translate(t, append(base, "--pass-user-headers=false"), nil, noFiles)
+		wantKeys(t, tr, map[string]any{"pass_user_headers": true})
+	})
+	t.Run("oidc keeps username_key with prefer_email_to_user", func(t *testing.T) {
+		tr := translate(t, []string{"--config=testdata/oidc-endpoints.cfg", "--prefer-email-to-user"}, nil, files(nil))
+		wantKeys(t, tr, map[string]any{"username_key": "sub", "prefer_email_to_user": true})
+	})
 }

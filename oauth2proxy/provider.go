@@ -166,15 +166,12 @@ func (tr *translator) google() {
 func (tr *translator) oidc(name string) {
 	s := tr.src
 	tr.take("oidc_issuer_url", "skip_oidc_discovery", "login_url", "redeem_url", "profile_url", "validate_url",
-		"oidc_email_claim", "oidc_groups_claim", "user_id_claim", "oidc_jwks_url", "prefer_email_to_user")
+		"oidc_email_claim", "oidc_groups_claim", "user_id_claim", "oidc_jwks_url")
 	if !s.boolean("skip_oidc_discovery") || s.str("login_url") == "" || s.str("redeem_url") == "" || s.str("profile_url") == "" {
 		tr.refuse("provider", "%s with discovery (oidc_issuer_url) has no hubgate equivalent; set skip_oidc_discovery with login_url, redeem_url and profile_url (the userinfo endpoint) to use it as plain OAuth2", name)
 		return
 	}
 	tr.generic("sub", claim(s.str("oidc_email_claim"), "email"), claim(s.str("oidc_groups_claim"), "groups"))
-	if s.boolean("prefer_email_to_user") {
-		tr.out.put("username_key", claim(s.str("oidc_email_claim"), "email"))
-	}
 	if s.has("oidc_jwks_url") {
 		tr.note("oidc_jwks_url", "not needed: hubgate takes the identity from profile_url; it verifies no ID token")
 	}
@@ -261,7 +258,6 @@ var fates = map[string]string{
 	"azure_tenant":                               "unsupported: provider azure has no hubgate preset",
 	"backend_logout_url":                         "unsupported: with provider jupyterhub, hub_logout continues sign-out at the Hub",
 	"banner":                                     pages,
-	"basic_auth_password":                        "unsupported: hubgate sends no Authorization: Basic upstream",
 	"bearer_token_login_fallback":                "not needed: a refused bearer token always gets 401",
 	"cookie_csrf_expire":                         csrf,
 	"cookie_csrf_per_request":                    csrf,
@@ -301,9 +297,7 @@ var fates = map[string]string{
 	"oidc_extra_audiences":                       noIDToken,
 	"oidc_public_key_files":                      noIDToken,
 	"pass_authorization_header":                  "unsupported: hubgate sends no ID token upstream",
-	"pass_basic_auth":                            "unsupported: hubgate sends no Authorization: Basic upstream",
 	"ping_user_agent":                            "unsupported: hubgate answers health checks at /ping",
-	"prefer_email_to_user":                       "unsupported: X-Forwarded-User is the provider's username (username_key)",
 	"provider_ca_files":                          "replaced by the SSL_CERT_FILE environment variable (a PEM file of trusted CAs)",
 	"proxy_websockets":                           "not needed: hubgate always passes WebSockets on",
 	"pubjwk_url":                                 "unsupported: provider login.gov has no hubgate preset",
@@ -314,7 +308,6 @@ var fates = map[string]string{
 	"session_cookie_minimal":                     "not needed: hubgate's cookie holds what the session needs",
 	"set_authorization_header":                   "unsupported: hubgate sends no ID token",
 	"set_basic_auth":                             "unsupported: hubgate sends no Authorization: Basic",
-	"set_xauthrequest":                           "not needed: <prefix>/auth always answers with X-Auth-Request-User, -Email, -Groups and -Preferred-Username",
 	"show_debug_on_error":                        "unsupported: hubgate's error pages never show internals",
 	"signature_key":                              "unsupported: hubgate signs no requests to the upstream (GAP-Signature)",
 	"silence_ping_logging":                       logging,

@@ -355,15 +355,46 @@ func (tr *translator) requests() {
 	if tr.take("trusted_ips") {
 		tr.note("trusted_ips", "not carried over: hubgate lets no address past the login")
 	}
-	if tr.take("pass_user_headers") && !s.boolean("pass_user_headers") {
-		tr.note("pass_user_headers", "unsupported: hubgate always sends X-Forwarded-User and friends (after dropping the client's copies)")
-	}
+	tr.identityHeaders()
 	if tr.take("skip_auth_strip_headers") && !s.boolean("skip_auth_strip_headers") {
 		tr.note("skip_auth_strip_headers", "not needed: hubgate always drops the client's identity headers")
 	}
 	if tr.take("request_logging") && !s.boolean("request_logging") {
 		tr.out.put("log_level", string(config.LogWarn))
 		tr.note("request_logging", "replaced by log_level warn: the access log is hubgate's info level")
+	}
+}
+
+// identityHeaders maps oauth2-proxy's legacy header options (legacy_options.go):
+// pass_basic_auth and pass_user_headers default to true there, set_xauthrequest to
+// false, and Basic goes only with a basic_auth_password.
+func (tr *translator) identityHeaders() {
+	s := tr.src
+	or := func(name string, def bool) bool {
+		if tr.take(name) {
+			return s.boolean(name)
+		}
+		return def
+	}
+	basic, user := or("pass_basic_auth", true), or("pass_user_headers", true)
+	// oauth2-proxy sends X-Forwarded-User and friends with either option.
+	if pass := basic || user; !pass || s.has("pass_basic_auth") || s.has("pass_user_headers") {
+		tr.out.put("pass_user_headers", pass)
+	}
+	switch password := s.str("basic_auth_password"); {
+	case tr.take("basic_auth_password") && basic && password != "":
+		tr.out.put("pass_basic_auth", true)
+		tr.out.put("basic_auth_password", password)
+	case password != "":
+		tr.note("basic_auth_password", "not needed: pass_basic_auth is false, so oauth2-proxy sent no Basic header")
+	case s.has("pass_basic_auth") && basic:
+		tr.note("pass_basic_auth", "not needed: oauth2-proxy sends no Basic header without basic_auth_password")
+	}
+	// hubgate's default is true; oauth2-proxy's false.
+	tr.take("set_xauthrequest")
+	tr.out.put("set_xauthrequest", s.boolean("set_xauthrequest"))
+	if tr.take("prefer_email_to_user") && s.boolean("prefer_email_to_user") {
+		tr.out.put("prefer_email_to_user", true)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
+	"github.com/hubgate/hubgate/upstream"
 )
 
 // authRequest answers nginx auth_request, Traefik forwardAuth and Caddy forward_auth
@@ -36,17 +37,11 @@ func (s *Server) authRequest(w http.ResponseWriter, r *http.Request, info *reque
 		refuseJSON(w, result)
 		return
 	}
-	h := w.Header()
-	name := []string{u.Name} // one slice for both: the headers are only read
-	h["X-Auth-Request-User"] = name
-	h["X-Auth-Request-Preferred-Username"] = name
-	h["X-Auth-Request-Groups"] = []string{strings.Join(u.Groups, ",")}
-	// Named even when empty: Caddy before 2.10 keeps a client's copy of a header the
-	// answer lacks (or sets its own unexpanded placeholder), nginx drops empty ones.
-	h["X-Auth-Request-Email"] = []string{u.Email}
+	id := upstream.Identity{User: u.Name, Groups: u.Groups, Email: u.Email, Admin: s.o.Access.IsAdmin(u)}
 	if s.o.PassAccessToken {
-		h["X-Auth-Request-Access-Token"] = []string{token}
+		id.AccessToken = token
 	}
+	s.o.Headers.AuthAnswer(w.Header(), &id)
 	w.WriteHeader(http.StatusAccepted)
 }
 

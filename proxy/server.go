@@ -40,8 +40,11 @@ type Options struct {
 	HubURL          string // for the optional Hub logout
 	HubLogout       bool
 	PassAccessToken bool
-	LoginService    string // the provider's name on the sign-in page
-	SkipSignInPage  bool   // browsers go straight to the provider
+	// Headers writes the auth endpoint's identity headers; the forwarder in Upstream
+	// must be built with the same. nil is upstream.DefaultHeaders.
+	Headers        *upstream.Headers
+	LoginService   string // the provider's name on the sign-in page
+	SkipSignInPage bool   // browsers go straight to the provider
 	// ReturnDomains are the hosts besides our own that a login may return to
 	// (whitelist_domains).
 	ReturnDomains trust.Domains
@@ -76,6 +79,9 @@ type Server struct {
 func New(o Options) *Server {
 	if o.AuthMode == "" {
 		o.AuthMode = config.AuthRequest
+	}
+	if o.Headers == nil {
+		o.Headers = upstream.DefaultHeaders()
 	}
 	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback"}
 	// The access line's caller is always ServeHTTP: finding it again per request

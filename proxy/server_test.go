@@ -138,6 +138,7 @@ type fixtureOptions struct {
 	hub     *fakeHub          // nil: a new one
 	redis   *redis.Client     // server-side sessions; nil keeps them in cookies
 	refresh provider.Provider // what the Refresher calls; nil: the hub
+	headers *upstream.Headers // for the forwarder and the Server, as app hands it; nil: the default
 }
 
 func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture {
@@ -164,7 +165,7 @@ func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture
 	core, logs := observer.New(zap.InfoLevel)
 	f.logs = logs
 	log := zap.New(core)
-	fwd, err := upstream.New(upstream.Options{Target: f.upstream.URL, Timeout: 5 * time.Second, OwnCookie: store.Owns, ErrorHandler: UpstreamError(log)})
+	fwd, err := upstream.New(upstream.Options{Target: f.upstream.URL, Timeout: 5 * time.Second, OwnCookie: store.Owns, ErrorHandler: UpstreamError(log), Headers: o.headers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +184,7 @@ func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture
 		RedirectURL:    "http://gate.test/oauth2/callback",
 		CrossOrigin:    http.NewCrossOriginProtection(), // on, as main builds it by default
 		Trust:          browsers,
+		Headers:        o.headers,
 	})
 	return f
 }

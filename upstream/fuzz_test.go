@@ -8,14 +8,23 @@ import (
 )
 
 // FuzzScrub: after Scrub, no header a server could read as an identity header is left,
-// and every other header is.
+// and every other header is; a forwarder's scrub does the same with its
+// upstream_headers names added.
 func FuzzScrub(f *testing.F) {
-	for _, seed := range []string{"X-Forwarded-User", "x_forwarded_user", "X-FORWARDED-GROUPS", "X-Auth-Request-Email", "X-Forwarded-For", "X-Forwarded-Userx", "Cookie", "X.Forwarded.User", "x~auth~request~anything", "X-Forwarded\xffUser", "X-Auth-Request", "X Auth Request "} {
+	for _, seed := range []string{"X-Forwarded-User", "x_forwarded_user", "X-FORWARDED-GROUPS", "X-Auth-Request-Email", "X-Forwarded-For", "X-Forwarded-Userx", "Cookie", "X.Forwarded.User", "x~auth~request~anything", "X-Forwarded\xffUser", "X-Auth-Request", "X Auth Request ",
+		"X-WEBAUTH-USER", "x_webauth_user", "X.Webauth.User", "X-Webauth-Users", "x-u", "X_U", "X-V"} {
 		f.Add(seed, "v")
+	}
+	mappedNames := []string{"X-Webauth-User", "X-U"}
+	ids, err := NewHeaders(HeaderOptions{Mapped: map[string]string{mappedNames[0]: "user", mappedNames[1]: "email"}})
+	if err != nil {
+		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, name, value string) {
 		h := http.Header{name: {value}, "Accept": {"x"}}
 		Scrub(h)
+		withMapped := http.Header{name: {value}, "Accept": {"x"}}
+		ids.scrub(withMapped)
 		// As a CGI gateway reads it: case ignored, every other byte "-".
 		b := []byte(name)
 		for i, c := range b {
@@ -38,6 +47,20 @@ func FuzzScrub(f *testing.F) {
 			t.Fatalf("%q is no identity header but was removed", name)
 		}
 		if _, ok := h["Accept"]; !ok {
+			t.Fatal("an unrelated header was removed")
+		}
+		mapped := identity
+		for _, n := range mappedNames {
+			mapped = mapped || folded == strings.ToLower(n)
+		}
+		_, kept = withMapped[name]
+		if mapped && kept {
+			t.Fatalf("%q survived the forwarder's scrub", name)
+		}
+		if !mapped && name != "Accept" && !kept {
+			t.Fatalf("%q is neither an identity header nor mapped but was removed", name)
+		}
+		if _, ok := withMapped["Accept"]; !ok {
 			t.Fatal("an unrelated header was removed")
 		}
 	})

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +53,9 @@ type Options struct {
 	Observe func(code int, d time.Duration)
 	// ErrorHandler answers when the upstream cannot (down: 502, too slow: 504).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, status int, err error)
+	// Headers are the identity headers sent, and scrubbed from the client's request;
+	// nil is DefaultHeaders.
+	Headers *Headers
 }
 
 // New returns the reverse proxy to the upstream.
@@ -63,6 +65,10 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		return nil, err
 	}
 	transport.ResponseHeaderTimeout = o.Timeout
+	ids := o.Headers
+	if ids == nil {
+		ids = DefaultHeaders()
+	}
 	var rt http.RoundTripper = transport
 	if o.Observe != nil {
 		rt = observed{transport, o.Observe}
@@ -75,7 +81,7 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			h := pr.Out.Header
 			hop, _ := pr.In.Context().Value(hopKey{}).(*Hop)
 			trusted := hop != nil && hop.TrustedPeer
-			Scrub(h)
+			ids.scrub(h)
 			scrubForwarding(h, trusted)
 			forwarded(pr, trusted)
 			if o.PassHostHeader {
@@ -93,16 +99,7 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			if id.DropAuthorization {
 				h.Del("Authorization")
 			}
-			h["X-Forwarded-User"] = []string{id.User}
-			h["X-Forwarded-Preferred-Username"] = []string{id.User}
-			h["X-Forwarded-Groups"] = []string{strings.Join(id.Groups, ",")}
-			h["X-Forwarded-Admin"] = []string{strconv.FormatBool(id.Admin)}
-			if id.Email != "" {
-				h["X-Forwarded-Email"] = []string{id.Email}
-			}
-			if id.AccessToken != "" {
-				h["X-Forwarded-Access-Token"] = []string{id.AccessToken}
-			}
+			ids.Upstream(h, id)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
@@ -316,10 +313,11 @@ func IsIdentityHeader(name string) bool {
 	return false
 }
 
-// Scrub removes every identity header in any spelling: any case, and any byte that
+// Scrub removes every fixed identity header in any spelling: any case, and any byte that
 // is not a letter or digit read as "-". Servers disagree on what a name means: nginx
 // and WSGI read X_Forwarded_User as X-Forwarded-User, CGI and FastCGI turn every
-// such byte into "_" (X.Forwarded.User becomes HTTP_X_FORWARDED_USER).
+// such byte into "_" (X.Forwarded.User becomes HTTP_X_FORWARDED_USER). A forwarder
+// also drops its Headers' upstream_headers names the same way.
 func Scrub(h http.Header) {
 	for key := range h {
 		// The prefix alone is the shortest identity name; shorter keys need no look.

@@ -77,6 +77,33 @@ func BenchmarkScrubForged(b *testing.B) {
 	}
 }
 
+// BenchmarkScrubForwarder is BenchmarkScrub as the forwarder runs it: the default
+// Headers, no upstream_headers.
+func BenchmarkScrubForwarder(b *testing.B) {
+	benchScrubWith(b, HeaderOptions{PassUser: true, AuthRequest: true})
+}
+
+// BenchmarkScrubMapped is the same with Grafana's upstream_headers configured:
+// X-WEBAUTH-USER is shorter than X-Auth-Request-, so scrub compares more keys.
+func BenchmarkScrubMapped(b *testing.B) {
+	benchScrubWith(b, HeaderOptions{PassUser: true, Mapped: map[string]string{"X-WEBAUTH-USER": "user", "X-WEBAUTH-EMAIL": "email"}})
+}
+
+func benchScrubWith(b *testing.B, o HeaderOptions) {
+	ids, err := NewHeaders(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := benchBrowserHeaders()
+	b.ReportAllocs()
+	for b.Loop() {
+		ids.scrub(h)
+	}
+	if len(h) != len(benchBrowserHeaders()) {
+		b.Fatal("scrub removed a header it should keep")
+	}
+}
+
 // BenchmarkStripCookies removes the session cookie from a browser's Cookie header.
 func BenchmarkStripCookies(b *testing.B) {
 	h := http.Header{}
