@@ -479,4 +479,8 @@ func TestIdentityHeaderOptions(t *testing.T) {
 		tr := translate(t, []string{"--config=testdata/oidc-endpoints.cfg", "--prefer-email-to-user"}, nil, files(nil))
 		wantKeys(t, tr, map[string]any{"username_key": "sub", "prefer_email_to_user": true})
 	})
+	t.Run("oidc's user_id_claim is the username key", func(t *testing.T) {
+		tr := translate(t, []string{"--config=testdata/oidc-endpoints.cfg", "--user-id-claim=name"}, nil, files(nil))
+		wantKeys(t, tr, map[string]any{"username_key": "name"})
+	})
 }

@@ -171,7 +171,8 @@ func (tr *translator) oidc(name string) {
 		tr.refuse("provider", "%s with discovery (oidc_issuer_url) has no hubgate equivalent; set skip_oidc_discovery with login_url, redeem_url and profile_url (the userinfo endpoint) to use it as plain OAuth2", name)
 		return
 	}
-	tr.generic("sub", claim(s.str("oidc_email_claim"), "email"), claim(s.str("oidc_groups_claim"), "groups"))
+	// user_id_claim names the claim oauth2-proxy takes the user from.
+	tr.generic(claim(s.str("user_id_claim"), "sub"), claim(s.str("oidc_email_claim"), "email"), claim(s.str("oidc_groups_claim"), "groups"))
 	if s.has("oidc_jwks_url") {
 		tr.note("oidc_jwks_url", "not needed: hubgate takes the identity from profile_url; it verifies no ID token")
 	}

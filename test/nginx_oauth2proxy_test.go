@@ -5,10 +5,13 @@ package integration
 import (
 	"html"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"text/template"
 )
 
 // signInLink is the button of hubgate's sign-in page.
@@ -30,11 +33,14 @@ func TestNginxOAuth2ProxyDocs(t *testing.T) {
 	callback := site + "/oauth2/callback"
 	hub := StartHub(t, HubConfig{Services: []HubService{{Name: "docs-gate", OAuthRedirectURI: callback, OAuthNoConfirm: true}}})
 	svc := hub.Service(t, "docs-gate")
-	// oauth2-proxy shows its sign-in page unless skip_provider_button: so does hubgate.
-	StartHubgate(t, gateAddr, jupyterhubEnv(hub, svc, up, gateAddr, map[string]string{
-		"HUBGATE_REDIRECT_URL":      callback,
-		"HUBGATE_SKIP_SIGN_IN_PAGE": "false",
-	}))
+	// hubgate runs what import-oauth2-proxy made of an oauth2-proxy configuration
+	// for the Hub; it shows the sign-in page, as oauth2-proxy without
+	// skip_provider_button does.
+	converted := importOAuth2Proxy(t, filepath.Join("testdata", "oauth2-proxy-jupyterhub.cfg.tmpl"), oauth2ProxyConfig{
+		Gate: gateAddr, Upstream: up.URL, ClientID: svc.ClientID(), ClientSecret: svc.APIToken, Callback: callback,
+		Hub: hub.PublicURL, HubAPI: hub.APIURL, CookieSecret: randomSecret(),
+	})
+	StartHubgate(t, gateAddr, map[string]string{"HUBGATE_CONFIG": converted})
 	StartNginx(t, NginxSite{Listen: nginxAddr, Hubgate: gateAddr, App: mustParseURL(t, up.URL).Host,
 		Template: filepath.Join("testdata", "oauth2-proxy-nginx.conf.tmpl")})
 
@@ -73,4 +79,47 @@ func TestNginxOAuth2ProxyDocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// oauth2ProxyConfig fills an oauth2-proxy configuration template.
+type oauth2ProxyConfig struct {
+	Gate, Upstream, ClientID, ClientSecret, Callback, Hub, HubAPI, CookieSecret string
+}
+
+// importOAuth2Proxy renders the oauth2-proxy configuration template at path, runs
+// hubgate import-oauth2-proxy on it and hubgate check-config on the result, and
+// returns the path of hubgate's YAML. What the import left out is logged.
+func importOAuth2Proxy(t testing.TB, path string, data oauth2ProxyConfig) string {
+	t.Helper()
+	tmpl, err := template.ParseFiles(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "oauth2-proxy.cfg")
+	var b strings.Builder
+	if err := tmpl.Option("missingkey=error").Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, notes strings.Builder
+	cmd := exec.Command(HubgateBinary(t), "import-oauth2-proxy", "--config", cfg)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	cmd.Stdout, cmd.Stderr = &out, &notes
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hubgate import-oauth2-proxy: %v\n%s", err, notes.String())
+	}
+	t.Logf("import-oauth2-proxy notes:\n%s", notes.String())
+	converted := filepath.Join(dir, "hubgate.yaml")
+	if err := os.WriteFile(converted, []byte(out.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	check := exec.Command(HubgateBinary(t), "check-config", "--config", converted)
+	check.Env = cmd.Env
+	if msg, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("hubgate check-config on the import: %v\n%s\n---- import ----\n%s", err, msg, out.String())
+	}
+	return converted
 }
