@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -224,23 +225,47 @@ func FuzzReturnTo(f *testing.F) {
 		r := httptest.NewRequest("GET", "http://gate.test/oauth2/start", nil)
 		r.RemoteAddr = "127.0.0.1:5000" // a trusted proxy: its header counts
 		r.Header.Set("X-Auth-Request-Redirect", header)
-		got := s.returnTo(r, rd)
-		if got == "/" || got == safeRedirect(got, "\x00") {
-			if !strings.HasPrefix(got, "//") && strings.HasPrefix(got, "/") {
-				return // a path on this origin (FuzzSafeRedirect holds those)
-			}
-		}
-		for _, c := range []byte(got) {
-			if c <= ' ' || c >= 0x7f || c == '\\' {
-				t.Fatalf("returnTo(%q, %q) = %q: byte %q a browser reads otherwise", rd, header, got, c)
-			}
-		}
-		u, err := url.Parse(got)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-			t.Fatalf("returnTo(%q, %q) = %q: not a path and not a plain http(s) URL", rd, header, got)
-		}
-		if !strings.EqualFold(u.Host, "gate.test") && !s.o.ReturnDomains.Allow(u) {
-			t.Fatalf("returnTo(%q, %q) = %q: host %q is neither ours nor whitelisted", rd, header, got, u.Host)
-		}
+		checkReturnAddress(t, s, s.returnTo(r, rd), fmt.Sprintf("returnTo(%q, %q)", rd, header))
 	})
+}
+
+// FuzzSignInQuery: the raw query of <prefix>/sign_in or /start, rd escaped or not (as
+// Caddy's and nginx's documented configurations write it), never returns elsewhere.
+func FuzzSignInQuery(f *testing.F) {
+	for _, seed := range []string{
+		"rd=http://gate.test/report?x=1&y=a%26b+c", "rd=/p?x=1&y=2", "rd=%2Fa%3Fb%3D1&foo=bar",
+		"rd=https://evil.com/?x=1&y=2", "rd=//evil.com/?a&b", "rd=http://gate.test@evil.com/?a=1&b",
+		"x=1&rd=http://evil.com/?a", "rd=http://gate.test%2eevil.com/?a&b", "rd=/%2F%2Fevil.com?a&b",
+	} {
+		f.Add(seed)
+	}
+	s := New(Options{Logger: zap.NewNop(), ServicePrefix: "/", Trust: trust.Policy{Proxies: trust.Loopback()}})
+	f.Fuzz(func(t *testing.T, query string) {
+		r := httptest.NewRequest("GET", "http://gate.test/oauth2/start", nil)
+		r.URL.RawQuery = query
+		checkReturnAddress(t, s, s.returnTo(r, rdParam(r)), fmt.Sprintf("the query %q", query))
+	})
+}
+
+// checkReturnAddress fails unless got is a path on this origin or a plain http(s)
+// URL of this host or a whitelisted one.
+func checkReturnAddress(t *testing.T, s *Server, got, from string) {
+	t.Helper()
+	if got == "/" || got == safeRedirect(got, "\x00") {
+		if !strings.HasPrefix(got, "//") && strings.HasPrefix(got, "/") {
+			return // a path on this origin (FuzzSafeRedirect holds those)
+		}
+	}
+	for _, c := range []byte(got) {
+		if c <= ' ' || c >= 0x7f || c == '\\' {
+			t.Fatalf("%s returns to %q: byte %q a browser reads otherwise", from, got, c)
+		}
+	}
+	u, err := url.Parse(got)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		t.Fatalf("%s returns to %q: not a path and not a plain http(s) URL", from, got)
+	}
+	if !strings.EqualFold(u.Host, "gate.test") && !s.o.ReturnDomains.Allow(u) {
+		t.Fatalf("%s returns to %q: host %q is neither ours nor whitelisted", from, got, u.Host)
+	}
 }
