@@ -171,6 +171,11 @@ func TestCaddyExample(t *testing.T) {
 			"X-Forwarded-Access-Token", "X-Auth-Request-User", "X-Auth-Request-Email", "X-Auth-Request-Access-Token"} {
 			req.Header.Set(name, "forged")
 		}
+		// Spellings that WSGI and CGI servers read as the same header.
+		for _, name := range []string{"X_Forwarded_User", "x_forwarded_user", "X-Forwarded_User", "X_Forwarded-Groups",
+			"X_Auth_Request_User", "X-Forwarded-Preferred_Username", "X-Auth-Request-Access_Token", "x-forwarded_email"} {
+			req.Header[name] = []string{"forged"}
+		}
 		p := alice.Do(req)
 		checkCaddyIdentity(t, decodeEcho(t, p.Body, "forged"), aliceID)
 	})
