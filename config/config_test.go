@@ -433,6 +433,30 @@ func TestYAMLErrors(t *testing.T) {
 	}
 }
 
+// TestYAMLErrorsHideValues: a secret of the wrong YAML type (client_secret: 12345
+// reads as a number) is named by its key and its type, never shown.
+func TestYAMLErrorsHideValues(t *testing.T) {
+	for _, yaml := range []string{
+		"client_secret: 987654321\n",
+		"client_secret: [s3cr3t-in-a-list]\n",
+		"basic_auth_password: {s3cr3t-in-a-map: x}\n",
+		"cookie_secret: [s3cr3t-0123456789abcdef0123456789abcdef, 987654321]\n",
+		"token_params: {client_assertion: 987654321}\n",
+	} {
+		clearEnv(t)
+		_, err := load(t, append(append([]string{}, standalone...), "--config", writeYAML(t, yaml)), nil)
+		key, _, _ := strings.Cut(yaml, ":")
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Fatalf("%q: err %v, want one naming %s", yaml, err, key)
+		}
+		for _, secret := range []string{"987654321", "s3cr3t"} {
+			if strings.Contains(err.Error(), secret) {
+				t.Errorf("%q: the error shows the value: %v", yaml, err)
+			}
+		}
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	clearEnv(t)
 	_, err := load(t, append(append([]string{}, standalone...), "--config", filepath.Join(t.TempDir(), "nope.yaml")), nil)

@@ -251,6 +251,27 @@ func readFile(path string) (altsrc.InputSourceContext, error) {
 	return altsrc.NewMapInputSource(path, values), nil
 }
 
+// yamlKind names what a YAML value is, never the value: the key may hold a secret
+// (client_secret: 12345 reads as a number).
+func yamlKind(v interface{}) string {
+	switch v.(type) {
+	case nil:
+		return "nothing"
+	case string:
+		return "a string"
+	case bool:
+		return "true or false"
+	case int, int64, uint64, float64:
+		return "a number"
+	case []interface{}:
+		return "a list"
+	case map[string]interface{}:
+		return "a mapping"
+	default:
+		return fmt.Sprintf("a %T", v)
+	}
+}
+
 // check checks a YAML value before altsrc sees it, so the error can say what was
 // expected, and turns a single string or a mapping into the list altsrc wants.
 func (kd kind) check(v interface{}) (interface{}, error) {
@@ -261,7 +282,7 @@ func (kd kind) check(v interface{}) (interface{}, error) {
 			for k, val := range m {
 				s, ok := val.(string)
 				if !ok {
-					return nil, fmt.Errorf("expected string values, got %v for %q", val, k)
+					return nil, fmt.Errorf("expected string values, got %s for %q", yamlKind(val), k)
 				}
 				pairs = append(pairs, k+"="+s)
 			}
@@ -272,11 +293,11 @@ func (kd kind) check(v interface{}) (interface{}, error) {
 		}
 		list, ok := v.([]interface{})
 		if !ok {
-			return nil, fmt.Errorf("expected a list of strings, got %v", v)
+			return nil, fmt.Errorf("expected a list of strings, got %s", yamlKind(v))
 		}
 		for _, item := range list {
 			if _, ok := item.(string); !ok {
-				return nil, fmt.Errorf("expected a list of strings, got %v", item)
+				return nil, fmt.Errorf("expected a list of strings, got %s in it", yamlKind(item))
 			}
 		}
 	case kindDuration:
@@ -294,7 +315,7 @@ func (kd kind) check(v interface{}) (interface{}, error) {
 		}
 	default:
 		if _, ok := v.(string); !ok {
-			return nil, fmt.Errorf("expected a string, got %v", v)
+			return nil, fmt.Errorf("expected a string, got %s", yamlKind(v))
 		}
 	}
 	return v, nil
