@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,7 +48,8 @@ func requireCaddy(t testing.TB) {
 }
 
 // StartCaddy runs site's Caddyfile, imported by a main Caddyfile of the test's own
-// (no admin endpoint, no automatic HTTPS: tests run side by side on loopback), and
+// (no admin endpoint, no automatic HTTPS, bound to addr's host only: tests run side
+// by side on loopback), and
 // waits until it accepts connections on addr ("127.0.0.N:PORT", the site's
 // address). Caddy is stopped when the test ends; its log is printed on failure.
 func StartCaddy(t testing.TB, addr string, site CaddySite) *Caddy {
@@ -62,7 +64,13 @@ func StartCaddy(t testing.TB, addr string, site CaddySite) *Caddy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	main := "{\n\tadmin off\n\tauto_https off\n}\n\nimport " + abs + "\n"
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// default_bind: Caddy listens on every interface otherwise, taking port 80 from
+	// the suite's other sites on 127.0.0.N.
+	main := "{\n\tadmin off\n\tauto_https off\n\tdefault_bind " + host + "\n}\n\nimport " + abs + "\n"
 	conf := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(conf, []byte(main), 0o600); err != nil {
 		t.Fatal(err)
