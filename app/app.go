@@ -32,14 +32,19 @@ type App struct {
 	proxy   *proxy.Server
 	handler http.Handler
 	tls     *tls.Config // nil: plain HTTP
+	stop    context.CancelFunc // ends background work (OpenID Connect discovery retries)
 }
 
-// New builds every part cfg asks for. It opens no listener and dials nothing: the
-// Redis client connects on first use, so a Redis that is down shows in Ready.
+// New builds every part cfg asks for. It opens no listener and dials nothing but an
+// OpenID Connect issuer's discovery document (once; a wrong one is an error naming
+// the key): the Redis client connects on first use, so a Redis that is down shows in
+// Ready, as does an issuer that cannot be reached.
 func New(cfg *config.Config, log *zap.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
+	ctx, stop := context.WithCancel(context.Background())
+	a := &App{cfg: cfg, log: log, metrics: metrics.New(), stop: stop}
 	var err error
 	if a.rdb, err = newRedis(cfg.Redis); err != nil {
+		stop()
 		return nil, err
 	}
 	if a.rdb != nil {
@@ -47,7 +52,7 @@ func New(cfg *config.Config, log *zap.Logger) (*App, error) {
 		// minute, what Redis being down means. Its lines go to debug.
 		redis.SetLogger(redisLogger{log.Named("redis")})
 	}
-	if a.proxy, err = a.newProxy(); err != nil {
+	if a.proxy, err = a.newProxy(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -71,8 +76,9 @@ func (a *App) Handler() http.Handler { return a.handler }
 // store can be reached.
 func (a *App) Ready(ctx context.Context) error { return a.proxy.Ready(ctx) }
 
-// Close releases the Redis client. Serve must have returned.
+// Close stops background work and releases the Redis client. Serve must have returned.
 func (a *App) Close() error {
+	a.stop()
 	if a.rdb == nil {
 		return nil
 	}
@@ -81,14 +87,18 @@ func (a *App) Close() error {
 
 // newProxy builds the provider stack, the stores and the forwarder, and the proxy
 // over them.
-func (a *App) newProxy() (*proxy.Server, error) {
+func (a *App) newProxy(ctx context.Context) (*proxy.Server, error) {
 	cfg, log, m := a.cfg, a.log, a.metrics
 	// The Hub's internal_ssl: its API wants our client certificate (JUPYTERHUB_SSL_*).
 	hubTLS, err := provider.HubClientTLS(cfg.HubTLS.CAFile, cfg.HubTLS.CertFile, cfg.HubTLS.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("JUPYTERHUB_SSL_CERTFILE, _KEYFILE, _CLIENT_CA: %w", err)
 	}
-	idp := provider.Provider(provider.Instrumented{Provider: newProvider(cfg, hubTLS), Observe: m.ProviderCall})
+	base, oidc, err := newProvider(ctx, cfg, hubTLS, log)
+	if err != nil {
+		return nil, err
+	}
+	idp := provider.Provider(provider.Instrumented{Provider: base, Observe: m.ProviderCall})
 	sessionRedis := storeRedis(cfg.SessionStore == config.SessionRedis, a.rdb) // nil: sessions live in the cookie
 	browsers := browserTrust(cfg)
 	sessions, err := session.NewStore(session.Options{
@@ -130,6 +140,9 @@ func (a *App) newProxy() (*proxy.Server, error) {
 		return nil, fmt.Errorf("whitelist_domains: %w", err)
 	}
 	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin, o.Headers = idp, sessions, forward, crossOrigin, ids
+	if cfg.OIDC.Logout {
+		o.EndSession = oidc.EndSessionURL
+	}
 	o.Cache = identity.NewCacheWith(idp, identity.CacheOptions{
 		Size:         cfg.CacheSize,
 		TTL:          cfg.CacheTTL,

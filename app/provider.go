@@ -1,7 +1,10 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
+
+	"go.uber.org/zap"
 
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/config"
@@ -9,10 +12,19 @@ import (
 )
 
 // newProvider builds the configured identity provider, with the username rules that
-// apply to all of them.
-func newProvider(cfg *config.Config, hubTLS *tls.Config) provider.Provider {
+// apply to all of them. OpenID Connect discovers its issuer here (see provider.NewOIDC;
+// ctx ends its retries), and also gives the sign-out's end-session address.
+func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, log *zap.Logger) (provider.Provider, *provider.OIDC, error) {
 	var p provider.Provider
-	if cfg.Provider == "jupyterhub" {
+	var oidc *provider.OIDC
+	switch cfg.Provider {
+	case "oidc":
+		var err error
+		if oidc, err = provider.NewOIDC(ctx, oidcOptions(cfg, log)); err != nil {
+			return nil, nil, err
+		}
+		p = oidc
+	case "jupyterhub":
 		p = provider.NewJupyterHub(provider.JupyterHubOptions{
 			HubURL:       cfg.HubURL,
 			APIURL:       cfg.HubAPIURL,
@@ -22,7 +34,7 @@ func newProvider(cfg *config.Config, hubTLS *tls.Config) provider.Provider {
 			Timeout:      cfg.ProviderTimeout,
 			TLS:          hubTLS,
 		})
-	} else {
+	default:
 		opts := genericOptions(cfg)
 		switch cfg.Provider {
 		case "github":
@@ -37,7 +49,32 @@ func newProvider(cfg *config.Config, hubTLS *tls.Config) provider.Provider {
 	if names.LocalPart || names.Lowercase || len(names.Map) > 0 {
 		p = provider.Renamed{Provider: p, Names: names}
 	}
-	return access.Scoped{Provider: p, Rules: accessRules(cfg)}
+	return access.Scoped{Provider: p, Rules: accessRules(cfg)}, oidc, nil
+}
+
+// oidcOptions are provider oidc's settings.
+func oidcOptions(cfg *config.Config, log *zap.Logger) provider.OIDCOptions {
+	o := cfg.OIDC
+	return provider.OIDCOptions{
+		IssuerURL:            o.IssuerURL,
+		ClientID:             cfg.ClientID,
+		ClientSecret:         cfg.ClientSecret,
+		RedirectURL:          cfg.RedirectURL,
+		Scopes:               cfg.OAuth.Scopes,
+		ExtraAudiences:       o.ExtraAudiences,
+		UsernameClaim:        o.UsernameClaim,
+		GroupsClaim:          o.GroupsClaim,
+		EmailClaim:           o.EmailClaim,
+		AdminClaim:           cfg.OAuth.AdminKey,
+		AllowUnverifiedEmail: o.AllowUnverifiedEmail,
+		ExtraAuthorizeParams: cfg.OAuth.ExtraAuthorizeParams,
+		ClientAuth:           cfg.OAuth.ClientAuth,
+		Timeout:              cfg.ProviderTimeout,
+		JWTBearer:            o.SkipJWTBearerTokens,
+		ExtraJWTIssuers:      o.ExtraJWTIssuers,
+		KeysMaxAge:           o.KeysMaxAge,
+		Logger:               log,
+	}
 }
 
 // genericOptions are the settings of every OAuth2 provider but JupyterHub.

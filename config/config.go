@@ -30,6 +30,7 @@ type Config struct {
 	Provider            string
 	ProviderURL         string // django
 	OAuth               OAuth  // endpoints and userdata mapping of non-JupyterHub providers
+	OIDC                OIDC   // provider oidc
 	HubURL              string // browser-facing Hub base without trailing slash; may be a path ("" = same origin)
 	HubAPIURL           string // server-side API base, e.g. http://127.0.0.1:8081/hub/api
 	ClientID            string
@@ -157,6 +158,20 @@ type OAuth struct {
 	TokenParams          map[string]string
 	ExtraAuthorizeParams map[string]string
 	ClientAuth           provider.ClientAuth
+}
+
+// OIDC holds the settings of provider oidc.
+type OIDC struct {
+	IssuerURL            string
+	UsernameClaim        string
+	GroupsClaim          string
+	EmailClaim           string
+	ExtraAudiences       []string
+	AllowUnverifiedEmail bool
+	SkipJWTBearerTokens  bool
+	ExtraJWTIssuers      []provider.JWTIssuer
+	Logout               bool
+	KeysMaxAge           time.Duration
 }
 
 // Redis is where session_store/cache_store redis keep shared state.

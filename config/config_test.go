@@ -739,6 +739,16 @@ func TestErrorMessage(t *testing.T) {
 	}
 }
 
+// oidcDefaults are provider oidc's settings as every configuration has them.
+func oidcDefaults() config.OIDC {
+	return config.OIDC{
+		UsernameClaim: "preferred_username",
+		GroupsClaim:   "groups",
+		EmailClaim:    "email",
+		KeysMaxAge:    10 * time.Minute,
+	}
+}
+
 // jupyterHubDefaults adds what every JupyterHub config has for the other providers'
 // settings.
 func jupyterHubDefaults(c config.Config) config.Config {
@@ -750,6 +760,7 @@ func jupyterHubDefaults(c config.Config) config.Config {
 		TokenParams:          map[string]string{},
 		ExtraAuthorizeParams: map[string]string{},
 	}
+	c.OIDC = oidcDefaults()
 	c.LoginService = "JupyterHub"
 	c.SkipSignInPage = true
 	c.CrossOrigin = true

@@ -17,12 +17,22 @@ const (
 // keys is every configuration key, each bound to the field of c it fills: the one
 // place a key's name, type, default and help are written. The order is --help's.
 func keys(c *Config) []Key {
-	o, r := &c.OAuth, &c.Redis
+	o, r, oidc := &c.OAuth, &c.Redis, &c.OIDC
 	return []Key{
 		str("listen", &c.Listen, DefaultListen, "address to serve on: host:port or unix:/path/to.sock"),
 		str("upstream", &c.Upstream, "", "the protected service: http(s)://host:port or unix:/path/to.sock"),
 		str("provider", &c.Provider, "jupyterhub", "identity provider"),
 		str("provider_url", &c.ProviderURL, "", "django: the site's base URL (endpoints under <provider_url>/o/)"),
+		str("oidc_issuer_url", &oidc.IssuerURL, "", "oidc: the issuer; endpoints and keys come from <issuer>/.well-known/openid-configuration"),
+		str("username_claim", &oidc.UsernameClaim, "preferred_username", "oidc: the claim holding the username (sub only when set so)"),
+		str("groups_claim", &oidc.GroupsClaim, "groups", "oidc: the claim listing the user's groups"),
+		str("email_claim", &oidc.EmailClaim, "email", "oidc: the claim holding the e-mail address (kept only when email_verified is true)"),
+		list("oidc_extra_audiences", &oidc.ExtraAudiences, "oidc: audiences accepted in tokens besides client_id"),
+		boolean("oidc_allow_unverified_email", &oidc.AllowUnverifiedEmail, false, "oidc: keep e-mail addresses the issuer does not mark email_verified (Entra ID never does)"),
+		boolean("skip_jwt_bearer_tokens", &oidc.SkipJWTBearerTokens, false, "oidc: verify Bearer JWTs locally against the issuer's keys, with no call to the issuer"),
+		parsed("extra_jwt_issuers", &oidc.ExtraJWTIssuers, parseJWTIssuers, nil, "oidc: more issuers whose Bearer JWTs are accepted: issuer_url=audience"),
+		boolean("oidc_logout", &oidc.Logout, false, "oidc: sign_out continues to the issuer's end_session_endpoint"),
+		duration("oidc_jwks_max_age", &oidc.KeysMaxAge, 10*time.Minute, "oidc: how long fetched signing keys are used before fetching them again (a key removed at the issuer stops working within this)"),
 		str("authorize_url", &o.AuthorizeURL, "", "OAuth2 authorize endpoint (generic; overrides a preset's)"),
 		str("token_url", &o.TokenURL, "", "OAuth2 token endpoint (generic; overrides a preset's)"),
 		str("userdata_url", &o.UserdataURL, "", "URL that returns the user's JSON for a token"),

@@ -4,17 +4,24 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/hubgate/hubgate/provider"
 )
 
 // Providers lists the supported provider names.
-var Providers = []string{"jupyterhub", "django", "generic", "github", "google"}
+var Providers = []string{"jupyterhub", "django", "generic", "github", "google", "oidc"}
 
 // normalizeProvider fills a provider's preset (provider.Preset) where the settings
 // say nothing and checks that every access option can be evaluated with what the
 // provider tells: an option it cannot check would otherwise let everyone in.
 func (c *Config) normalizeProvider() error {
+	if err := c.checkOIDCKeys(); err != nil {
+		return err
+	}
+	if c.Provider == "oidc" {
+		return c.normalizeOIDC()
+	}
 	if c.Provider == "jupyterhub" {
 		c.applyPreset(provider.JupyterHubPreset)
 		if err := c.normalizeHub(); err != nil {
@@ -106,11 +113,13 @@ func (c *Config) applyPreset(p provider.Preset) {
 func (c *Config) checkAccessOptions() error {
 	hub := c.Provider == "jupyterhub"
 	userdata := c.OAuth.UserdataURL != ""
-	hasGroups := hub || (userdata && c.OAuth.GroupsKey != "")
+	hasGroups := hub || (userdata && c.OAuth.GroupsKey != "") || (c.Provider == "oidc" && c.OIDC.GroupsClaim != "")
 	hasScopes := hub || (!userdata && c.OAuth.IntrospectURL != "")
 	if len(c.AllowedGroups) > 0 && !hasGroups {
 		hint := "set groups_key to the userdata field that lists them"
 		switch {
+		case c.Provider == "oidc":
+			hint = "set groups_claim to the claim that lists them"
 		case c.Provider == "github":
 			hint = "GitHub has no groups; use allowed_organizations"
 		case c.Provider == "google":
@@ -121,7 +130,7 @@ func (c *Config) checkAccessOptions() error {
 		return bad("allowed_groups", "provider %s gives no groups here: %s", c.Provider, hint)
 	}
 	if len(c.RequiredScopes) > 0 && !hasScopes {
-		return bad("required_scopes", "provider %s gives no scopes here (only jupyterhub and token introspection do)", c.Provider)
+		return bad("required_scopes", "provider %s gives no scopes here (only jupyterhub and token introspection do; an OpenID Connect login carries none)", c.Provider)
 	}
 	if len(c.AllowedOrgs) > 0 && c.Provider != "github" {
 		return bad("allowed_organizations", "only provider github has organizations")
@@ -138,4 +147,76 @@ func checkHTTPURL(key, raw string) error {
 		return bad(key, "%q is not an http(s) URL", raw)
 	}
 	return nil
+}
+
+// normalizeOIDC checks provider oidc's settings: its endpoints come from discovery,
+// so the generic provider's endpoint and userdata keys have no place here.
+func (c *Config) normalizeOIDC() error {
+	o := &c.OAuth
+	for key, v := range map[string]string{"authorize_url": o.AuthorizeURL, "token_url": o.TokenURL, "userdata_url": o.UserdataURL, "introspect_url": o.IntrospectURL} {
+		if v != "" {
+			return bad(key, "provider oidc discovers its endpoints from oidc_issuer_url; remove %s", key)
+		}
+	}
+	for key, v := range map[string]string{"username_key": o.UsernameKey, "groups_key": o.GroupsKey, "email_key": o.EmailKey} {
+		if v != "" {
+			claim := strings.TrimSuffix(key, "_key") + "_claim"
+			return bad(key, "provider oidc reads claims: use %s instead", claim)
+		}
+	}
+	if c.OIDC.IssuerURL == "" {
+		return bad("oidc_issuer_url", "is required for provider oidc: the issuer, e.g. https://login.example.org/realms/main")
+	}
+	if err := checkHTTPURL("oidc_issuer_url", c.OIDC.IssuerURL); err != nil {
+		return err
+	}
+	if c.OIDC.UsernameClaim == "" {
+		return bad("username_claim", "is empty: name the claim holding the username (preferred_username, email or sub)")
+	}
+	if c.OIDC.KeysMaxAge < time.Second {
+		return bad("oidc_jwks_max_age", "must be at least 1s")
+	}
+	for _, a := range c.OIDC.ExtraAudiences {
+		if strings.TrimSpace(a) == "" {
+			return bad("oidc_extra_audiences", "has an empty audience")
+		}
+	}
+	c.applyPreset(provider.OIDCPreset)
+	return c.checkAccessOptions()
+}
+
+// checkOIDCKeys refuses the oidc-only keys with any other provider: they would be
+// silently ignored.
+func (c *Config) checkOIDCKeys() error {
+	if c.Provider == "oidc" {
+		return nil
+	}
+	o := c.OIDC
+	for key, set := range map[string]bool{
+		"oidc_issuer_url": o.IssuerURL != "", "oidc_extra_audiences": len(o.ExtraAudiences) > 0,
+		"skip_jwt_bearer_tokens": o.SkipJWTBearerTokens, "extra_jwt_issuers": len(o.ExtraJWTIssuers) > 0,
+		"oidc_logout": o.Logout, "oidc_allow_unverified_email": o.AllowUnverifiedEmail,
+	} {
+		if set {
+			return bad(key, "only provider oidc uses it (provider is %q)", c.Provider)
+		}
+	}
+	return nil
+}
+
+// parseJWTIssuers reads extra_jwt_issuers: issuer_url=audience, as oauth2-proxy.
+func parseJWTIssuers(key string, items []string) ([]provider.JWTIssuer, error) {
+	var out []provider.JWTIssuer
+	for _, item := range items {
+		iss, aud, ok := strings.Cut(item, "=")
+		iss, aud = strings.TrimSpace(iss), strings.TrimSpace(aud)
+		if !ok || iss == "" || aud == "" {
+			return nil, bad(key, "%q: write issuer_url=audience", item)
+		}
+		if err := checkHTTPURL(key, iss); err != nil {
+			return nil, err
+		}
+		out = append(out, provider.JWTIssuer{Issuer: iss, Audience: aud})
+	}
+	return out, nil
 }

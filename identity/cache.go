@@ -111,6 +111,9 @@ func (c *Cache) observe(result string) {
 // says so, unless it keeps entries past TTL as a stale fallback or the entry came
 // from Redis.
 func (c *Cache) fresh(e entry) bool {
+	if !e.user.Expires.IsZero() && !time.Now().Before(e.user.Expires) {
+		return false // the credential itself has ended (a JWT's exp)
+	}
 	return (c.o.StaleIfError == 0 && !e.shared) || time.Since(e.fetched) < c.o.TTL
 }
 
@@ -160,7 +163,8 @@ func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, c
 		case errors.Is(res.Err, provider.ErrInvalidToken) && res.Val != nil && res.Val.(answer).shared:
 			c.observe("hit")
 			return nil, true, res.Err
-		case found && c.o.StaleIfError > 0 && time.Since(cached.fetched) < c.o.TTL+c.o.StaleIfError && errors.As(res.Err, &ue):
+		case found && c.o.StaleIfError > 0 && time.Since(cached.fetched) < c.o.TTL+c.o.StaleIfError && errors.As(res.Err, &ue) &&
+			(cached.user.Expires.IsZero() || time.Now().Before(cached.user.Expires)):
 			// The provider is down: within the grace, the last answer stands.
 			c.observe("stale")
 			return cached.user, true, nil
@@ -220,6 +224,7 @@ type sharedEntry struct {
 	Kind    string   `json:"k,omitempty"`
 	Denied  string   `json:"d,omitempty"`
 	Invalid bool     `json:"x,omitempty"`
+	Expires int64    `json:"j,omitempty"` // unix ms: the credential's own end, when it has one
 	Fetched int64    `json:"t"` // unix ms of the provider's answer
 }
 
@@ -250,6 +255,10 @@ func (c *Cache) fetchShared(ctx context.Context, key [sha256.Size]byte, token st
 	case err == nil:
 		se.Name, se.Groups, se.Email, se.Admin, se.Scopes, se.Kind, se.Denied = u.Name, u.Groups, u.Email, u.Admin, u.Scopes, u.Kind, u.Denied
 		ttl = c.o.TTL - time.Since(fetched)
+		if !u.Expires.IsZero() {
+			se.Expires = u.Expires.UnixMilli()
+			ttl = min(ttl, time.Until(u.Expires))
+		}
 	case errors.Is(err, provider.ErrInvalidToken):
 		se.Invalid = true
 		ttl = c.invalidTTL - time.Since(fetched)
@@ -285,6 +294,11 @@ func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (an
 		return answer{}, false, nil // a clock apart, or about to expire: ask again
 	}
 	u := &provider.User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
+	if se.Expires != 0 {
+		if u.Expires = time.UnixMilli(se.Expires); !time.Now().Before(u.Expires) {
+			return answer{}, false, nil
+		}
+	}
 	c.users.Add(key, entry{user: u, fetched: fetched, shared: true})
 	return answer{user: u, shared: true}, true, nil
 }

@@ -24,6 +24,11 @@ func TestSharedEntryCarriesEveryUserField(t *testing.T) {
 			f.SetBool(true)
 		case reflect.Slice:
 			f.Set(reflect.ValueOf([]string{v.Type().Field(i).Name + "-1", "x"}))
+		case reflect.Struct:
+			if _, ok := f.Interface().(time.Time); !ok {
+				t.Fatalf("User.%s: a struct, which this test does not know", v.Type().Field(i).Name)
+			}
+			f.Set(reflect.ValueOf(time.UnixMilli(time.Now().Add(time.Hour).UnixMilli())))
 		default:
 			t.Fatalf("User.%s: a %s, which this test does not know", v.Type().Field(i).Name, f.Kind())
 		}

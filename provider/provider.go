@@ -25,6 +25,9 @@ type User struct {
 	// Denied says why a provider's own rule (GitHub organization, Google domain)
 	// refuses this user; empty when none does.
 	Denied string
+	// Expires, when set, is when the credential itself ends (a JWT's exp): no cache
+	// may keep the answer longer.
+	Expires time.Time
 }
 
 // ErrInvalidToken means the provider does not know the token: wrong, expired or revoked.

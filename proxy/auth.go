@@ -19,13 +19,13 @@ import (
 // "Bearer X", as the Hub accepts) wins over the session cookie. An expired access
 // token in the session is refreshed here, and the new session saved on w. An error
 // wrapping session.ErrUnavailable means the session store did not answer.
-func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token string, fromHeader bool, err error) {
+func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token, idToken string, fromHeader bool, err error) {
 	if t, ok := headerToken(r); ok {
-		return t, true, nil
+		return t, "", true, nil
 	}
 	sess, ok, err := s.o.Sessions.Load(r)
 	if err != nil || !ok {
-		return "", false, err
+		return "", "", false, err
 	}
 	if sess.NeedsRefresh(time.Now()) {
 		tok, err := s.o.Refresher.Refresh(r.Context(), sess.RefreshToken)
@@ -34,24 +34,24 @@ func (s *Server) credential(w http.ResponseWriter, r *http.Request) (token strin
 			// Refresh tokens rotate: with server-side sessions another replica may
 			// have refreshed this one first. Its result is in the store, not lost.
 			if again, ok, loadErr := s.o.Sessions.Load(r); loadErr == nil && ok && again.RefreshToken != sess.RefreshToken && !again.NeedsRefresh(time.Now()) {
-				return again.AccessToken, false, nil
+				return again.AccessToken, again.IDToken, false, nil
 			}
 			s.log.Info("session refresh refused; the user must log in again", zap.Error(err))
-			return "", false, s.o.Sessions.Clear(r.Context(), w, r)
+			return "", "", false, s.o.Sessions.Clear(r.Context(), w, r)
 		case err != nil:
-			return "", false, err
+			return "", "", false, err
 		}
 		sess = s.o.Sessions.Continue(sess, tok)
 		err = s.o.Sessions.Save(r.Context(), w, r, sess)
 		if errors.Is(err, session.ErrEnded) {
 			// Signed out while the refresh was in flight: it stays signed out.
-			return "", false, s.o.Sessions.Clear(r.Context(), w, r)
+			return "", "", false, s.o.Sessions.Clear(r.Context(), w, r)
 		}
 		if err != nil {
-			return "", false, err
+			return "", "", false, err
 		}
 	}
-	return sess.AccessToken, false, nil
+	return sess.AccessToken, sess.IDToken, false, nil
 }
 
 // headerToken is the token of an Authorization header "token X" or "Bearer X".
@@ -96,7 +96,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 // alone: it is not known to be over, so the user is neither logged out nor sent to
 // log in.
 func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
-	token, fromHeader, err := s.credential(w, r)
+	token, idToken, fromHeader, err := s.credential(w, r)
 	switch {
 	case errors.Is(err, session.ErrUnavailable):
 		s.storeFailed(err)
@@ -108,7 +108,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 	if token == "" {
 		return nil, "", false, noCredential
 	}
-	u, hit, err := s.o.Cache.Lookup(r.Context(), token)
+	u, hit, err := s.o.Cache.Lookup(provider.WithIDToken(r.Context(), idToken), token)
 	info.cache = "miss"
 	if hit {
 		info.cache = "hit"

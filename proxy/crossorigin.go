@@ -43,10 +43,7 @@ func (s *Server) crossOrigin(r *http.Request, method string) bool {
 	if ws {
 		method = http.MethodPost // checked as the action it is
 	}
-	host := r.Host
-	if fwd := s.o.Trust.Proxies.Forwarded(r); fwd.Host != "" {
-		host = fwd.Host
-	}
+	host := s.ownHost(r)
 	// net/http's check on the request as the browser made it: Sec-Fetch-Site when the
 	// browser sends it, else Origin's host against the host the browser used, and the
 	// trusted origins. A shallow copy: Check reads only the method, Host and headers.

@@ -70,8 +70,14 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
 		return
 	}
+	target := s.o.Provider.AuthCodeURL(login.State, login.Verifier)
+	if target == "" {
+		// The provider's endpoints are not known yet (OpenID Connect discovery).
+		s.providerDown(w, r)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	redirectToLogin(w, r, s.o.Provider.AuthCodeURL(login.State, login.Verifier), s.o.LoginService)
+	redirectToLogin(w, r, target, s.o.LoginService)
 }
 
 // callback finishes a login: state checked exactly, code exchanged (with the PKCE
@@ -150,7 +156,8 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, info *request,
 		}
 		return nil, false
 	}
-	u, hit, err := s.o.Cache.Lookup(r.Context(), tok.AccessToken)
+	idToken, _ := tok.Extra("id_token").(string)
+	u, hit, err := s.o.Cache.Lookup(provider.WithIDToken(r.Context(), idToken), tok.AccessToken)
 	info.cache = "miss"
 	if hit {
 		info.cache = "hit"
@@ -192,6 +199,15 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if ok && s.o.EndSession != nil {
+		// The issuer ends its session too and sends the browser back here, where
+		// there is no session left: the signed-out page.
+		back := s.o.Trust.Scheme(r) + "://" + s.ownHost(r) + s.o.Prefix + "/sign_out"
+		if target := s.o.EndSession(sess.IDToken, back); target != "" {
+			redirect(w, target)
+			return
+		}
+	}
 	if s.o.HubLogout {
 		redirect(w, s.o.HubURL+"/hub/logout")
 		return

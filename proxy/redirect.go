@@ -139,20 +139,25 @@ func escapeLocation(loc string) string {
 	return string(b)
 }
 
+// ownHost is the host the browser used: what a trusted proxy reports, else the
+// request's own.
+func (s *Server) ownHost(r *http.Request) string {
+	if fwd := s.o.Trust.Proxies.Forwarded(r); fwd.Host != "" {
+		return fwd.Host
+	}
+	return r.Host
+}
+
 // returnTo is where a login sends the browser back to: rd or, without one, what a
 // trusted proxy says in X-Auth-Request-Redirect (oauth2-proxy's nginx examples set
 // it). A path on this origin passes as safeRedirect lets it; an absolute http(s) URL
 // only on this very host (as a trusted proxy reports it) or a whitelist_domains
 // entry; anything else is service_prefix.
 func (s *Server) returnTo(r *http.Request, rd string) string {
-	fwd := s.o.Trust.Proxies.Forwarded(r)
 	if rd == "" {
-		rd = fwd.Redirect
+		rd = s.o.Trust.Proxies.Forwarded(r).Redirect
 	}
-	own := r.Host
-	if fwd.Host != "" {
-		own = fwd.Host
-	}
+	own := s.ownHost(r)
 	if u, ok := absoluteReturn(rd); ok {
 		if strings.EqualFold(u.Host, own) || s.o.ReturnDomains.Allow(u) {
 			return escapeLocation(rd)

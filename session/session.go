@@ -37,6 +37,9 @@ type Session struct {
 	Expires      int64  `json:"e"`           // unix seconds: the session ends
 	RefreshToken string `json:"r,omitempty"` // providers that issue one (DOT)
 	TokenExpiry  int64  `json:"x,omitempty"` // unix seconds: the access token needs refreshing
+	// IDToken is the OpenID Connect ID token of the login (or the latest refresh): its
+	// verified claims complete userinfo, and sign-out hands it to the issuer.
+	IDToken string `json:"i,omitempty"`
 
 	// ticket is the server-side session this one was loaded from (Redis only), so
 	// that saving it after a refresh rewrites that entry rather than starting another.
@@ -175,7 +178,10 @@ func (s *Store) Start(tok *oauth2.Token) Session {
 // Redis, its ticket, so Save rewrites it in place). Without a refresh token the
 // session cannot outlive its access token.
 func (s *Store) Continue(prev Session, tok *oauth2.Token) Session {
-	sess := Session{AccessToken: tok.AccessToken, Expires: prev.Expires, RefreshToken: tok.RefreshToken, ticket: prev.ticket}
+	sess := Session{AccessToken: tok.AccessToken, Expires: prev.Expires, RefreshToken: tok.RefreshToken, IDToken: prev.IDToken, ticket: prev.ticket}
+	if id, _ := tok.Extra("id_token").(string); id != "" {
+		sess.IDToken = id
+	}
 	if !tok.Expiry.IsZero() {
 		if sess.RefreshToken != "" {
 			sess.TokenExpiry = tok.Expiry.Unix()
