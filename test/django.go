@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +129,12 @@ type DjangoConfig struct {
 	// RequireApproval leaves skip_authorization off, so DOT shows its
 	// "Authorize" page.
 	RequireApproval bool
+	// OIDC turns on DOT's OpenID Connect: OIDC_ENABLED with an RSA key made by
+	// openssl, the openid, profile and email scopes, the application signing its
+	// ID tokens with RS256, and a validator that puts preferred_username, email,
+	// email_verified and groups into the ID token and the userinfo answer (DOT
+	// alone gives only sub).
+	OIDC bool
 }
 
 func (c DjangoConfig) accessTokenExpireSeconds() int {
@@ -141,6 +149,7 @@ type djangoApplication struct {
 	Name, ClientID, ClientSecret string
 	RedirectURIs                 []string
 	SkipAuthorization            bool
+	OIDC                         bool // ID tokens signed with RS256
 }
 
 // Django is a running Django site (manage.py runserver) with DOT.
@@ -206,7 +215,15 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 	}
 	addr := freeAddr(t)
 	d.URL = "http://" + addr
-	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, randomSecret())); err != nil {
+	var oidc djangoOIDC
+	if cfg.OIDC {
+		validator, err := os.ReadFile(djangoOIDCValidator)
+		if err != nil {
+			t.Fatal(err)
+		}
+		oidc = djangoOIDC{key: opensslRSAKey(t), validator: string(validator)}
+	}
+	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, randomSecret(), oidc)); err != nil {
 		t.Fatalf("write the Django project: %v", err)
 	}
 	began := time.Now()
@@ -218,6 +235,7 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		ClientSecret:      d.ClientSecret,
 		RedirectURIs:      d.redirectURIs,
 		SkipAuthorization: !cfg.RequireApproval,
+		OIDC:              cfg.OIDC,
 	}))
 
 	cmd := install.env.Command(context.Background(), peerDir, install.python, "manage.py", "runserver", addr, "--noreload")
@@ -254,6 +272,23 @@ func (d *Django) User(t testing.TB, name string) DjangoUser {
 }
 
 // AuthorizeURL, TokenURL and IntrospectURL are DOT's endpoints.
+// IssuerURL is DOT's OpenID Connect issuer: the site's /o, as DOT derives it from
+// the request's host (discovery at <issuer>/.well-known/openid-configuration).
+func (d *Django) IssuerURL() string { return d.URL + "/o" }
+
+// djangoOIDCValidator is the shipped validator that adds the claims hubgate reads.
+var djangoOIDCValidator = filepath.Join("..", "examples", "django", "oidc_validator.py")
+
+// opensslRSAKey makes the RSA key DOT signs ID tokens with, as its docs say to.
+func opensslRSAKey(t testing.TB) string {
+	t.Helper()
+	out, err := exec.Command("openssl", "genrsa", "2048").Output()
+	if err != nil {
+		t.Fatalf("openssl genrsa (install with: apt-get install -y openssl): %v", err)
+	}
+	return string(out)
+}
+
 func (d *Django) AuthorizeURL() string  { return d.URL + "/o/authorize/" }
 func (d *Django) TokenURL() string      { return d.URL + "/o/token/" }
 func (d *Django) IntrospectURL() string { return d.URL + "/o/introspect/" }

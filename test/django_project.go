@@ -14,15 +14,26 @@ import (
 // urls.py, hubgate_views.py) plus the login template, so the project has no
 // package of its own and needs nothing but the Debian packages.
 
+// djangoOIDC is what an OIDC site adds: DOT's signing key and the site's validator.
+type djangoOIDC struct{ key, validator string }
+
 // djangoProjectFiles renders the project for cfg. secretKey is Django's
 // SECRET_KEY; dir is where the project (and its sqlite db) lives.
-func djangoProjectFiles(cfg DjangoConfig, dir, siteURL, secretKey string) map[string]string {
+
+func djangoProjectFiles(cfg DjangoConfig, dir, siteURL, secretKey string, oidc djangoOIDC) map[string]string {
+	scopes := map[string]string{"read": "Read", "introspection": "Introspect"}
 	oauth := map[string]any{
-		"SCOPES":                      map[string]string{"read": "Read", "introspection": "Introspect"},
+		"SCOPES":                      scopes,
 		"ACCESS_TOKEN_EXPIRE_SECONDS": cfg.accessTokenExpireSeconds(),
 	}
 	if cfg.PKCERequired {
 		oauth["PKCE_REQUIRED"] = true
+	}
+	if cfg.OIDC {
+		scopes["openid"], scopes["profile"], scopes["email"] = "OpenID Connect", "Profile", "E-mail"
+		oauth["OIDC_ENABLED"] = true
+		oauth["OIDC_RSA_PRIVATE_KEY"] = oidc.key
+		oauth["OAUTH2_VALIDATOR_CLASS"] = "hubgate_oidc.Validator"
 	}
 	settings := fmt.Sprintf(djangoSettingsTemplate,
 		pyLiteral(secretKey),
@@ -31,13 +42,17 @@ func djangoProjectFiles(cfg DjangoConfig, dir, siteURL, secretKey string) map[st
 		pyLiteral(filepath.Join(dir, "db.sqlite3")),
 		pyLiteral(oauth),
 	)
-	return map[string]string{
+	files := map[string]string{
 		"manage.py":                         djangoManagePy,
 		"settings.py":                       settings,
 		"urls.py":                           djangoURLsPy,
 		"hubgate_views.py":                  djangoViewsPy,
 		"templates/registration/login.html": djangoLoginHTML,
 	}
+	if cfg.OIDC {
+		files["hubgate_oidc.py"] = oidc.validator
+	}
+	return files
 }
 
 // writeDjangoProject writes the project files into dir.
@@ -222,9 +237,10 @@ from oauth2_provider.models import Application
     authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
     redirect_uris=%s,
     skip_authorization=%s,
+    algorithm=%s,
 )
 print("setup done")
 `, pyLiteral(app.Name), pyLiteral(app.ClientID), pyLiteral(app.ClientSecret),
-		pyLiteral(strings.Join(app.RedirectURIs, " ")), pyLiteral(app.SkipAuthorization))
+		pyLiteral(strings.Join(app.RedirectURIs, " ")), pyLiteral(app.SkipAuthorization), pyLiteral(map[bool]string{true: "RS256"}[app.OIDC]))
 	return b.String()
 }

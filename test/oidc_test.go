@@ -1,0 +1,160 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOIDCDjango runs hubgate's provider oidc against django-oauth-toolkit with
+// OpenID Connect on (DOT 3.0 on the primary leg, 1.7 on Debian 12's), configured with
+// nothing but oidc_issuer_url, the client's id and secret and the callback: discovery,
+// a login through Django's form with PKCE and a nonce, the ID token verified against
+// DOT's JWKS, and the identity from the userinfo endpoint at the upstream.
+func TestOIDCDjango(t *testing.T) {
+	RequireDjango(t, coreSuite)
+	t.Parallel()
+	up := StartUpstream(t)
+	gateAddr, lateAddr := freeAddr(t), freeAddr(t)
+	callback := DjangoGateRedirectURL(gateAddr)
+	dj := StartDjango(t, DjangoConfig{OIDC: true, RedirectURIs: []string{callback}})
+	oidcEnv := func(issuer, redirect string) map[string]string {
+		return map[string]string{
+			"HUBGATE_PROVIDER":        "oidc",
+			"HUBGATE_OIDC_ISSUER_URL": issuer,
+			"HUBGATE_CLIENT_ID":       dj.ClientID,
+			"HUBGATE_CLIENT_SECRET":   dj.ClientSecret,
+			"HUBGATE_REDIRECT_URL":    redirect,
+			"HUBGATE_COOKIE_SECRET":   randomSecret(),
+			"HUBGATE_UPSTREAM":        up.URL,
+			"HUBGATE_LOG_FORMAT":      "console",
+		}
+	}
+	gate := StartHubgate(t, gateAddr, oidcEnv(dj.IssuerURL(), callback))
+
+	t.Run("login through Django's form gives the upstream the ID token's user", func(t *testing.T) {
+		for _, user := range []struct{ name, groups string }{{"alice", "staff"}, {"bob", ""}} {
+			b := NewDjangoBrowser(t, dj, user.name)
+			page := djangoOpen(b, gate.URL+"/app/page?x=1")
+			if page.StatusCode != http.StatusOK || !page.LoggedIn || page.URL.String() != gate.URL+"/app/page?x=1" {
+				t.Fatalf("%s: want the upstream's /app/page?x=1 after Django's login\n%s", user.name, page)
+			}
+			checkHop(t, page, "GET "+gate.URL+"/app/page?x=1", "302", dj.URL+"/o/authorize/?")
+			authorize := hopLocation(t, page, "GET "+gate.URL+"/app/page?x=1")
+			for _, param := range []string{"nonce", "code_challenge"} {
+				if authorize.Query().Get(param) == "" {
+					t.Errorf("%s: the authorize request has no %s: %s", user.name, param, authorize)
+				}
+			}
+			if got := authorize.Query().Get("scope"); got != "openid email profile" {
+				t.Errorf("%s: scope %q, want hubgate's default openid email profile", user.name, got)
+			}
+			e := decodeEcho(t, page.Body, user.name)
+			djangoCheckIdentity(t, e, djangoIdentity{User: user.name, Groups: user.groups, Email: dj.User(t, user.name).Email, Admin: "false"}, user.name)
+			again := b.Do(djangoMustRequest(t, http.MethodGet, gate.URL+"/app/other"))
+			if again.StatusCode != http.StatusOK || len(again.Trail) != 1 {
+				t.Fatalf("%s: the session should serve the next request without Django\n%s", user.name, again)
+			}
+		}
+		if resp, body := get(t, gate.URL+"/ready", ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("/ready: %d %s", resp.StatusCode, body)
+		}
+		gate.CheckLogOmits(t, map[string]string{"client secret": dj.ClientSecret})
+	})
+
+	t.Run("an issuer not reachable at start: serving, not ready, then ready", func(t *testing.T) {
+		// DOT names its issuer after the Host it is asked on, so a proxy that keeps
+		// Host, started later on lateAddr, serves the issuer http://lateAddr/o.
+		late := StartHubgate(t, freeAddr(t), oidcEnv("http://"+lateAddr+"/o", callback))
+		resp, body := get(t, late.URL+"/ready", "")
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/ready with the issuer down: %d %s, want 503", resp.StatusCode, body)
+		}
+		// The log is written in batches: wait for it.
+		if err := waitFor(5*time.Second, nil, func() error {
+			if !strings.Contains(late.Log(), "oidc_issuer_url") {
+				return errors.New("not yet")
+			}
+			return nil
+		}); err != nil {
+			t.Errorf("the log should name oidc_issuer_url while discovery fails:\n%s", late.Log())
+		}
+		req, _ := http.NewRequest(http.MethodGet, late.URL+"/app", nil)
+		req.Header.Set("Accept", navigationAccept)
+		if resp := send(t, noRedirects, req); resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("a login while discovery fails: %d, want 502 (login service unavailable)", resp.StatusCode)
+		}
+		serveHostKeepingProxy(t, lateAddr, dj.URL)
+		if err := waitFor(30*time.Second, nil, httpStatusIs(late.URL+"/ready", http.StatusOK)); err != nil {
+			t.Fatalf("/ready once the issuer is up: %v\n%s", err, late.Log())
+		}
+		req, _ = http.NewRequest(http.MethodGet, late.URL+"/app", nil)
+		req.Header.Set("Accept", navigationAccept)
+		resp = send(t, noRedirects, req)
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "http://"+lateAddr+"/o/authorize/?") {
+			t.Errorf("a login once discovered: %d Location %q, want the issuer's authorize endpoint", resp.StatusCode, loc)
+		}
+	})
+
+	t.Run("a discovery document for another issuer stops hubgate naming the key", func(t *testing.T) {
+		// DOT's issuer is .../o; asked as .../o/ its document names another one.
+		env := oidcEnv(dj.IssuerURL()+"/", callback)
+		env["HUBGATE_LISTEN"] = freeAddr(t)
+		env["PATH"], env["HOME"] = "/usr/bin:/bin", t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, HubgateBinary(t))
+		cmd.Env = sortedEnv(env)
+		out, err := cmd.CombinedOutput()
+		if err == nil || ctx.Err() != nil || !strings.Contains(string(out), "oidc_issuer_url") {
+			t.Errorf("hubgate with a mismatched issuer: err %v (timeout: %v), want a non-zero exit naming oidc_issuer_url:\n%s", err, ctx.Err(), out)
+		}
+	})
+}
+
+// hopLocation is the Location of the first hop of p's trail that starts with request.
+func hopLocation(t testing.TB, p *Page, request string) *url.URL {
+	t.Helper()
+	for _, hop := range p.Trail {
+		if strings.HasPrefix(hop, request) {
+			_, loc, ok := strings.Cut(hop, "(Location: ")
+			if !ok {
+				break
+			}
+			u, err := url.Parse(strings.TrimSuffix(loc, ")"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return u
+		}
+	}
+	t.Fatalf("no redirect for %s in\n%s", request, p)
+	return nil
+}
+
+// serveHostKeepingProxy serves a reverse proxy to target on addr until the test
+// ends, passing the client's Host on (so DOT builds its URLs with addr).
+func serveHostKeepingProxy(t testing.TB, addr, target string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := mustParseURL(t, target)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Host = pr.In.Host
+	}}
+	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+}
