@@ -139,6 +139,8 @@ type fixtureOptions struct {
 	redis   *redis.Client     // server-side sessions; nil keeps them in cookies
 	refresh provider.Provider // what the Refresher calls; nil: the hub
 	headers *upstream.Headers // for the forwarder and the Server, as app hands it; nil: the default
+	// endSession is Options.EndSession (oidc_logout); nil: none.
+	endSession func(idToken, postLogoutRedirect string) string
 }
 
 func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture {
@@ -185,6 +187,7 @@ func newFixtureWith(t *testing.T, rules access.Rules, o fixtureOptions) *fixture
 		CrossOrigin:    http.NewCrossOriginProtection(), // on, as main builds it by default
 		Trust:          browsers,
 		Headers:        o.headers,
+		EndSession:     o.endSession,
 	})
 	return f
 }
@@ -535,6 +538,34 @@ func TestSignOut(t *testing.T) {
 	w = f.do(withCookies(navigation("/oauth2/sign_out?rd=/bye"), cookies))
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/bye" {
 		t.Errorf("sign_out?rd=/bye: status %d Location %q", w.Code, w.Header().Get("Location"))
+	}
+}
+
+// TestSignOutEndsTheProviderSession: with oidc_logout, a signed-in browser goes on
+// to the issuer's end-session endpoint, which sends it back to our own sign_out
+// (this host as the trusted proxy reports it); without a session there is
+// nothing to end there.
+func TestSignOutEndsTheProviderSession(t *testing.T) {
+	var backs []string
+	f := newFixtureWith(t, access.Rules{}, fixtureOptions{endSession: func(idToken, back string) string {
+		backs = append(backs, back)
+		return "https://issuer.test/logout?post_logout_redirect_uri=" + url.QueryEscape(back)
+	}})
+	_, cookies := f.login(t, "/", "alice-token")
+	r := withCookies(navigation("/oauth2/sign_out?rd=https://evil.example/"), cookies)
+	r.RemoteAddr = "127.0.0.1:4000" // a trusted proxy
+	r.Header.Set("X-Forwarded-Host", "app.example.org")
+	r.Header.Set("X-Forwarded-Proto", "https")
+	w := f.do(r)
+	if w.Code != http.StatusFound || !strings.HasPrefix(w.Header().Get("Location"), "https://issuer.test/logout?") {
+		t.Fatalf("sign_out: %d Location %q, want the issuer's end-session endpoint", w.Code, w.Header().Get("Location"))
+	}
+	if len(backs) != 1 || backs[0] != "https://app.example.org/oauth2/sign_out" {
+		t.Errorf("post-logout address %q, want our own sign_out", backs)
+	}
+	w = f.do(navigation("/oauth2/sign_out"))
+	if w.Code != http.StatusOK || len(backs) != 1 {
+		t.Errorf("back from the issuer without a session: %d, end-session asked %d times; want the signed-out page", w.Code, len(backs))
 	}
 }
 
