@@ -31,7 +31,7 @@ type App struct {
 	metrics *metrics.Metrics
 	proxy   *proxy.Server
 	handler http.Handler
-	tls     *tls.Config // nil: plain HTTP
+	tls     *tls.Config        // nil: plain HTTP
 	stop    context.CancelFunc // ends background work (OpenID Connect discovery retries)
 }
 

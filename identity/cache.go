@@ -225,7 +225,7 @@ type sharedEntry struct {
 	Denied  string   `json:"d,omitempty"`
 	Invalid bool     `json:"x,omitempty"`
 	Expires int64    `json:"j,omitempty"` // unix ms: the credential's own end, when it has one
-	Fetched int64    `json:"t"` // unix ms of the provider's answer
+	Fetched int64    `json:"t"`           // unix ms of the provider's answer
 }
 
 func sharedKeys(key [sha256.Size]byte) (val, lock string) {

@@ -34,15 +34,15 @@ type Options struct {
 	Access    access.Rules
 	Refresher *identity.Refresher
 
-	ServicePrefix   string // "/" or "/services/NAME/"
-	Prefix          string // hubgate's endpoints, e.g. /oauth2
-	RedirectURL     string // the OAuth callback; its path is served as the callback too
-	HubURL          string // for the optional Hub logout
-	HubLogout       bool
+	ServicePrefix string // "/" or "/services/NAME/"
+	Prefix        string // hubgate's endpoints, e.g. /oauth2
+	RedirectURL   string // the OAuth callback; its path is served as the callback too
+	HubURL        string // for the optional Hub logout
+	HubLogout     bool
 	// EndSession, when set, is where sign-out sends the browser to end the session
 	// at the identity provider too (OpenID Connect RP-initiated logout): given the
 	// session's ID token and the address to come back to, "" when there is none.
-	EndSession func(idToken, postLogoutRedirect string) string
+	EndSession      func(idToken, postLogoutRedirect string) string
 	PassAccessToken bool
 	// Headers writes the auth endpoint's identity headers; the forwarder in Upstream
 	// must be built with the same. nil is upstream.DefaultHeaders.
