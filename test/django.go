@@ -351,6 +351,18 @@ func (d *Django) AddRedirectURI(t testing.TB, uri string) {
 Application.objects.filter(client_id=%s).update(redirect_uris=%s)`, pyLiteral(d.ClientID), pyLiteral(all)))
 }
 
+// AddOIDCClient registers another confidential OpenID Connect application
+// (RS256, no approval asked) and returns its client id and secret.
+func (d *Django) AddOIDCClient(t testing.TB, name, redirectURI string) (clientID, secret string) {
+	t.Helper()
+	clientID, secret = name+"-"+strings.ToLower(randomSecret()[:12]), randomSecret()
+	d.Shell(t, fmt.Sprintf(`from oauth2_provider.models import Application
+Application.objects.create(name=%s, client_id=%s, client_secret=%s, client_type=Application.CLIENT_CONFIDENTIAL,
+    authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE, redirect_uris=%s, skip_authorization=True, algorithm="RS256")`,
+		pyLiteral(name), pyLiteral(clientID), pyLiteral(secret), pyLiteral(redirectURI)))
+	return clientID, secret
+}
+
 // SetSkipAuthorization sets the OAuth application's skip_authorization:
 // off, DOT asks the user to approve every authorization.
 func (d *Django) SetSkipAuthorization(t testing.TB, skip bool) {

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 )
 
 // TestOIDCDjango runs hubgate's provider oidc against django-oauth-toolkit with
@@ -69,6 +72,49 @@ func TestOIDCDjango(t *testing.T) {
 			t.Errorf("/ready: %d %s", resp.StatusCode, body)
 		}
 		gate.CheckLogOmits(t, map[string]string{"client secret": dj.ClientSecret})
+	})
+
+	t.Run("ID tokens as JWT bearer tokens: verified with no call to DOT, other audiences refused", func(t *testing.T) {
+		env := oidcEnv(dj.IssuerURL(), callback)
+		env["HUBGATE_SKIP_JWT_BEARER_TOKENS"] = "true"
+		env["HUBGATE_CACHE_TTL"] = "1s" // so each request below is verified again
+		jwtGate := StartHubgate(t, freeAddr(t), env)
+		b := NewDjangoBrowser(t, dj, "alice")
+		if page := djangoOpen(b, gate.URL+"/app/login-at-django"); !page.LoggedIn {
+			t.Fatalf("log alice in at Django first\n%s", page)
+		}
+		own := djangoIDToken(t, b, dj, dj.ClientID, dj.ClientSecret, callback)
+		otherID, otherSecret := dj.AddOIDCClient(t, "other", callback)
+		other := djangoIDToken(t, b, dj, otherID, otherSecret, callback)
+
+		// The first use fetches DOT's keys; from then on, none.
+		if resp, body := get(t, jwtGate.URL+"/app/warm", "Bearer "+own); resp.StatusCode != http.StatusOK {
+			t.Fatalf("alice's ID token as bearer: %d %s", resp.StatusCode, body)
+		}
+		before := djangoCalls(dj)
+		for i := range 6 {
+			resp, body := get(t, jwtGate.URL+"/app/jwt", "Bearer "+own)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("request %d: %d %s", i, resp.StatusCode, body)
+			}
+			djangoCheckIdentity(t, decodeEcho(t, body, "jwt"), djangoIdentity{User: "alice", Groups: "staff", Email: dj.User(t, "alice").Email, Admin: "false"}, "jwt")
+			time.Sleep(300 * time.Millisecond) // past cache_ttl twice over the loop
+		}
+		if after := djangoCalls(dj); after != before {
+			t.Errorf("DOT was called %d times for 6 JWT requests over 1.8 s, want 0", after-before)
+		}
+		tampered := own[:len(own)-6] + "AAAAAA"
+		for name, tok := range map[string]string{"another client's ID token": other, "a tampered ID token": tampered} {
+			resp, body := get(t, jwtGate.URL+"/app/jwt", "Bearer "+tok)
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) {
+				t.Errorf("%s: %d %q %s, want 401 invalid_token", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), body)
+			}
+		}
+		// Without skip_jwt_bearer_tokens the same JWT is an opaque token to DOT's
+		// userinfo, which does not know it.
+		if resp, _ := get(t, gate.URL+"/app/jwt", "Bearer "+own); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("an ID token at a hubgate without skip_jwt_bearer_tokens: %d, want 401", resp.StatusCode)
+		}
 	})
 
 	t.Run("an issuer not reachable at start: serving, not ready, then ready", func(t *testing.T) {
@@ -157,4 +203,44 @@ func serveHostKeepingProxy(t testing.TB, addr, target string) {
 	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
+}
+
+// djangoIDToken runs the authorization code flow as the client clientID in b,
+// which is logged in at Django, and returns DOT's ID token.
+func djangoIDToken(t testing.TB, b *Browser, d *Django, clientID, secret, redirectURI string) string {
+	t.Helper()
+	verifier := oauth2.GenerateVerifier()
+	q := url.Values{
+		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI},
+		"scope": {"openid profile email"}, "state": {"s"}, "nonce": {randomSecret()},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
+	}
+	c := &http.Client{Jar: b.Client().Jar, Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(d.URL + "/o/authorize/?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || resp.StatusCode != http.StatusFound || loc.Query().Get("code") == "" {
+		t.Fatalf("authorize as %s: %d Location %q, want a code for %s", clientID, resp.StatusCode, resp.Header.Get("Location"), redirectURI)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}
+	req, _ := http.NewRequest(http.MethodPost, d.TokenURL(), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	status, body := djangoDo(t, req)
+	var tok struct {
+		IDToken string `json:"id_token"`
+	}
+	if err := json.Unmarshal(body, &tok); status != http.StatusOK || err != nil || tok.IDToken == "" {
+		t.Fatalf("token request as %s: %d %s", clientID, status, body)
+	}
+	return tok.IDToken
+}
+
+// djangoCalls counts the requests DOT's endpoints (under /o/) have served so far.
+func djangoCalls(d *Django) int {
+	log := d.Log()
+	return strings.Count(log, `"GET /o/`) + strings.Count(log, `"POST /o/`)
 }
