@@ -342,3 +342,26 @@ func TestCacheSimilarTokensDistinct(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheDropsUserPastItsExpires(t *testing.T) {
+	// A JWT's exp ends the credential: the cache must not keep vouching for it until
+	// its own (much longer) TTL passes.
+	expires := time.Now().Add(150 * time.Millisecond)
+	p := &fakeProvider{lookup: func(ctx context.Context, token string) (*provider.User, error) {
+		return &provider.User{Name: "alice", Kind: "user", Expires: expires}, nil
+	}}
+	c := identity.NewCache(p, 100, time.Hour, time.Second)
+	if u, hit, err := lookup(t, c, "jwt"); err != nil || hit || u.Name != "alice" {
+		t.Fatalf("first = %+v, hit %v, %v", u, hit, err)
+	}
+	if _, hit, err := lookup(t, c, "jwt"); err != nil || !hit {
+		t.Fatalf("before Expires: hit %v, %v; want a hit", hit, err)
+	}
+	time.Sleep(time.Until(expires) + 50*time.Millisecond)
+	if _, hit, err := lookup(t, c, "jwt"); err != nil || hit {
+		t.Errorf("past Expires: hit %v, %v; want the provider asked again", hit, err)
+	}
+	if got := p.calls.Load(); got != 2 {
+		t.Errorf("%d provider calls, want 2 (one before, one after Expires)", got)
+	}
+}
