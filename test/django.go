@@ -221,7 +221,7 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		if err != nil {
 			t.Fatal(err)
 		}
-		oidc = djangoOIDC{key: opensslRSAKey(t), validator: string(validator)}
+		oidc = djangoOIDC{key: opensslRSAKey(t), validator: string(validator), rpLogout: !strings.HasPrefix(install.Version, "1.")}
 	}
 	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, randomSecret(), oidc)); err != nil {
 		t.Fatalf("write the Django project: %v", err)

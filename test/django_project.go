@@ -15,7 +15,12 @@ import (
 // package of its own and needs nothing but the Debian packages.
 
 // djangoOIDC is what an OIDC site adds: DOT's signing key and the site's validator.
-type djangoOIDC struct{ key, validator string }
+type djangoOIDC struct {
+	key, validator string
+	// rpLogout turns on RP-initiated logout (DOT 2.0 and later), without DOT's
+	// confirmation page: the logout comes with the session's ID token.
+	rpLogout bool
+}
 
 // djangoProjectFiles renders the project for cfg. secretKey is Django's
 // SECRET_KEY; dir is where the project (and its sqlite db) lives.
@@ -34,6 +39,10 @@ func djangoProjectFiles(cfg DjangoConfig, dir, siteURL, secretKey string, oidc d
 		oauth["OIDC_ENABLED"] = true
 		oauth["OIDC_RSA_PRIVATE_KEY"] = oidc.key
 		oauth["OAUTH2_VALIDATOR_CLASS"] = "hubgate_oidc.Validator"
+		if oidc.rpLogout {
+			oauth["OIDC_RP_INITIATED_LOGOUT_ENABLED"] = true
+			oauth["OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT"] = false
+		}
 	}
 	settings := fmt.Sprintf(djangoSettingsTemplate,
 		pyLiteral(secretKey),

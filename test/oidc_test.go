@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -114,6 +115,46 @@ func TestOIDCDjango(t *testing.T) {
 		// userinfo, which does not know it.
 		if resp, _ := get(t, gate.URL+"/app/jwt", "Bearer "+own); resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("an ID token at a hubgate without skip_jwt_bearer_tokens: %d, want 401", resp.StatusCode)
+		}
+	})
+
+	t.Run("oidc_logout ends the session at DOT too (DOT 1.7: it has no end-session endpoint)", func(t *testing.T) {
+		addr := freeAddr(t)
+		back := "http://" + addr + "/oauth2/sign_out"
+		dj.AddRedirectURI(t, DjangoGateRedirectURL(addr))
+		env := oidcEnv(dj.IssuerURL(), DjangoGateRedirectURL(addr))
+		env["HUBGATE_OIDC_LOGOUT"] = "true"
+		rpLogout := !strings.HasPrefix(dj.Install.Version, "1.")
+		if rpLogout {
+			dj.Shell(t, fmt.Sprintf(`from oauth2_provider.models import Application
+Application.objects.filter(client_id=%s).update(post_logout_redirect_uris=%s)`, pyLiteral(dj.ClientID), pyLiteral(back)))
+		}
+		logoutGate := StartHubgate(t, addr, env)
+		b := NewDjangoBrowser(t, dj, "alice")
+		if page := djangoOpen(b, logoutGate.URL+"/app/x"); !page.LoggedIn || page.StatusCode != http.StatusOK {
+			t.Fatalf("login\n%s", page)
+		}
+		page := b.Do(djangoMustRequest(t, http.MethodGet, logoutGate.URL+"/oauth2/sign_out"))
+		if page.StatusCode != http.StatusOK || page.URL.String() != back || !strings.Contains(string(page.Body), "signed out") {
+			t.Fatalf("sign_out: want hubgate's signed-out page at %s\n%s", back, page)
+		}
+		viaDOT := strings.Contains(strings.Join(page.Trail, "\n"), dj.URL+"/o/logout/")
+		if viaDOT != rpLogout {
+			t.Errorf("sign_out went through DOT's end-session endpoint: %v, want %v (DOT %s)\n%s", viaDOT, rpLogout, dj.Install.Version, page)
+		}
+		// Is alice still logged in at Django? Its authorize endpoint says.
+		c := &http.Client{Jar: b.Client().Jar, Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get(dj.URL + "/o/authorize/?response_type=code&scope=openid&client_id=" + url.QueryEscape(dj.ClientID) + "&redirect_uri=" + url.QueryEscape(callback))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		endedAtDjango := strings.Contains(resp.Header.Get("Location"), "/accounts/login/")
+		if endedAtDjango != rpLogout {
+			t.Errorf("after sign_out alice's Django session ended: %v, want %v (authorize: %d %s)", endedAtDjango, rpLogout, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if again := b.Do(djangoMustRequest(t, http.MethodGet, logoutGate.URL+"/app/x")); again.StatusCode != http.StatusOK || len(again.Trail) < 2 {
+			t.Errorf("after sign_out hubgate should send alice to log in again\n%s", again)
 		}
 	})
 
