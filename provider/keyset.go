@@ -39,6 +39,7 @@ type keySet struct {
 	keys   []jose.JSONWebKey
 	// fetched is when keys were last fetched; tried when a fetch was last attempted.
 	fetched, tried time.Time
+	lastErr        error // of the last fetch
 }
 
 func newKeySet(url string, client *http.Client, maxAge time.Duration) *keySet {
@@ -48,6 +49,10 @@ func newKeySet(url string, client *http.Client, maxAge time.Duration) *keySet {
 // errKeysUnavailable marks a signature that could not be checked because the key
 // set could not be fetched: nothing is known about the token.
 var errKeysUnavailable = errors.New("the issuer's signing keys (jwks_uri) could not be fetched")
+
+// keysErrorKey is a context slot VerifySignature fills when the keys could not be
+// fetched, since go-oidc does not keep its KeySet's error wrapped.
+type keysErrorKey struct{}
 
 // VerifySignature implements oidc.KeySet.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
@@ -70,7 +75,12 @@ func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error
 		}
 	}
 	if len(keys) == 0 && fetchErr != nil {
-		return nil, fmt.Errorf("%w: %v", errKeysUnavailable, fetchErr)
+		err := fmt.Errorf("%w: %v", errKeysUnavailable, fetchErr)
+		// go-oidc wraps this error with %v: the caller learns of it here.
+		if slot, ok := ctx.Value(keysErrorKey{}).(*error); ok {
+			*slot = err
+		}
+		return nil, err
 	}
 	return nil, errors.New("the signature matches none of the issuer's keys")
 }
@@ -122,12 +132,22 @@ func (k *keySet) current(ctx context.Context, force bool) ([]jose.JSONWebKey, er
 func (k *keySet) fetch(ctx context.Context) error {
 	k.mu.Lock()
 	if !k.tried.IsZero() && k.now().Sub(k.tried) < time.Second {
-		// Many callers with a stale set: one fetch a second is plenty.
+		// Many callers with a stale set: one fetch a second is plenty, and its
+		// outcome stands for them.
+		err := k.lastErr
 		k.mu.Unlock()
-		return nil
+		return err
 	}
 	k.tried = k.now()
 	k.mu.Unlock()
+	err := k.fetchNow(ctx)
+	k.mu.Lock()
+	k.lastErr = err
+	k.mu.Unlock()
+	return err
+}
+
+func (k *keySet) fetchNow(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, k.client.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, k.url, nil)

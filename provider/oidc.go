@@ -79,7 +79,8 @@ type discovered struct {
 	audiences  []string
 	keys       *keySet
 	verifier   *oidc.IDTokenVerifier
-	generic    *Generic // the main issuer's OAuth2 endpoints and userinfo
+	anyTime    *oidc.IDTokenVerifier // verifier without exp: a session's ID token
+	generic    *Generic              // the main issuer's OAuth2 endpoints and userinfo
 	endSession string
 }
 
@@ -266,6 +267,7 @@ func (p *OIDC) discover(ctx context.Context, issuer, key string, audiences []str
 			Now:                  func() time.Time { return time.Now().Add(-Leeway) },
 		}),
 		endSession: doc.EndSession,
+		anyTime:    oidc.NewVerifier(issuer, keys, &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true, SupportedSigningAlgs: algs}),
 	}
 	if full {
 		d.generic = NewGeneric(GenericOptions{
@@ -392,12 +394,13 @@ func (p *OIDC) Refresh(ctx context.Context, refreshToken string) (*oauth2.Token,
 func (p *OIDC) verify(ctx context.Context, d *discovered, raw string, checkTimes bool) (*oidc.IDToken, map[string]any, error) {
 	v := d.verifier
 	if !checkTimes {
-		v = oidc.NewVerifier(d.issuer, d.keys, &oidc.Config{SkipClientIDCheck: true, SkipExpiryCheck: true})
+		v = d.anyTime
 	}
-	idt, err := v.Verify(ctx, raw)
+	var keysErr error
+	idt, err := v.Verify(context.WithValue(ctx, keysErrorKey{}, &keysErr), raw)
 	if err != nil {
-		if errors.Is(err, errKeysUnavailable) {
-			return nil, nil, &UnavailableError{Err: err}
+		if keysErr != nil {
+			return nil, nil, &UnavailableError{Err: keysErr}
 		}
 		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}

@@ -172,6 +172,12 @@ type Django struct {
 
 	mu           sync.Mutex
 	redirectURIs []string
+
+	// What the settings are rendered from again when the keys rotate.
+	secretKey string
+	oidc      djangoOIDC
+	addr      string
+	owner     testing.TB // the test the site lives as long as
 }
 
 // requireDjango fails the test loudly if the Debian Django or DOT is missing.
@@ -223,7 +229,8 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		}
 		oidc = djangoOIDC{key: opensslRSAKey(t), validator: string(validator), rpLogout: !strings.HasPrefix(install.Version, "1.")}
 	}
-	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, randomSecret(), oidc)); err != nil {
+	d.secretKey, d.oidc, d.addr, d.owner = randomSecret(), oidc, addr, t
+	if err := writeDjangoProject(dir, djangoProjectFiles(cfg, peerDir, d.URL, d.secretKey, oidc)); err != nil {
 		t.Fatalf("write the Django project: %v", err)
 	}
 	began := time.Now()
@@ -238,14 +245,37 @@ func StartDjango(t testing.TB, cfg DjangoConfig) *Django {
 		OIDC:              cfg.OIDC,
 	}))
 
-	cmd := install.env.Command(context.Background(), peerDir, install.python, "manage.py", "runserver", addr, "--noreload")
+	d.run(t)
+	t.Logf("Django (DOT %s) at %s up in %v (migrate %v)", install.Version, d.URL, time.Since(began).Round(time.Millisecond), migrated.Sub(began).Round(time.Millisecond))
+	return d
+}
+
+// run starts runserver and waits until it answers.
+func (d *Django) run(t testing.TB) {
+	t.Helper()
+	cmd := d.Install.env.Command(context.Background(), d.peerDir, d.Install.python, "manage.py", "runserver", d.addr, "--noreload")
 	cmd.Env = d.env
-	d.proc = startProcess(t, "django-"+strconv.Itoa(freePortOf(addr)), cmd)
+	// Stopped with the site's own test, also when a subtest restarts it.
+	d.proc = startProcess(d.owner, "django-"+strconv.Itoa(freePortOf(d.addr)), cmd)
 	if err := waitFor(djangoStartTimeout, d.proc, httpStatusIs(d.URL+"/accounts/login/", http.StatusOK)); err != nil {
 		t.Fatalf("Django did not come up: %v", err)
 	}
-	t.Logf("Django (DOT %s) at %s up in %v (migrate %v)", install.Version, d.URL, time.Since(began).Round(time.Millisecond), migrated.Sub(began).Round(time.Millisecond))
-	return d
+}
+
+// OIDCKey is the RSA key DOT signs ID tokens with now.
+func (d *Django) OIDCKey() string { return d.oidc.key }
+
+// RotateOIDCKeys restarts the site signing with active and still publishing
+// inactive in its JWKS, as DOT's docs rotate keys. The database, and so the
+// users' Django sessions and tokens, stay.
+func (d *Django) RotateOIDCKeys(t testing.TB, active string, inactive ...string) {
+	t.Helper()
+	d.oidc.key, d.oidc.inactive = active, inactive
+	if err := writeDjangoProject(d.Dir, djangoProjectFiles(d.Config, d.peerDir, d.URL, d.secretKey, d.oidc)); err != nil {
+		t.Fatal(err)
+	}
+	d.proc.stop(t)
+	d.run(t)
 }
 
 // freePortOf returns the port of "host:port" (0 if none).

@@ -20,6 +20,8 @@ type djangoOIDC struct {
 	// rpLogout turns on RP-initiated logout (DOT 2.0 and later), without DOT's
 	// confirmation page: the logout comes with the session's ID token.
 	rpLogout bool
+	// inactive keys are published in the JWKS but sign nothing: a rotation.
+	inactive []string
 }
 
 // djangoProjectFiles renders the project for cfg. secretKey is Django's
@@ -39,6 +41,9 @@ func djangoProjectFiles(cfg DjangoConfig, dir, siteURL, secretKey string, oidc d
 		oauth["OIDC_ENABLED"] = true
 		oauth["OIDC_RSA_PRIVATE_KEY"] = oidc.key
 		oauth["OAUTH2_VALIDATOR_CLASS"] = "hubgate_oidc.Validator"
+		if len(oidc.inactive) > 0 {
+			oauth["OIDC_RSA_PRIVATE_KEYS_INACTIVE"] = oidc.inactive
+		}
 		if oidc.rpLogout {
 			oauth["OIDC_RP_INITIATED_LOGOUT_ENABLED"] = true
 			oauth["OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT"] = false

@@ -118,6 +118,44 @@ func TestOIDCDjango(t *testing.T) {
 		}
 	})
 
+	t.Run("key rotation at DOT: old tokens verify until the old key is removed", func(t *testing.T) {
+		env := oidcEnv(dj.IssuerURL(), callback)
+		env["HUBGATE_SKIP_JWT_BEARER_TOKENS"] = "true"
+		env["HUBGATE_CACHE_TTL"] = "1s"
+		env["HUBGATE_OIDC_JWKS_MAX_AGE"] = "2s"
+		rotGate := StartHubgate(t, freeAddr(t), env)
+		b := NewDjangoBrowser(t, dj, "bob")
+		if page := djangoOpen(b, gate.URL+"/app/rotation"); !page.LoggedIn {
+			t.Fatalf("log bob in at Django first\n%s", page)
+		}
+		status := func(tok string) func() int {
+			return func() int { resp, _ := get(t, rotGate.URL+"/app/r", "Bearer "+tok); return resp.StatusCode }
+		}
+		within := func(what string, f func() int, want int) {
+			t.Helper()
+			if err := waitFor(10*time.Second, nil, func() error {
+				if got := f(); got != want {
+					return fmt.Errorf("%s: %d, want %d", what, got, want)
+				}
+				return nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+		oldKey := dj.OIDCKey()
+		oldTok := djangoIDToken(t, b, dj, dj.ClientID, dj.ClientSecret, callback)
+		within("a token of the first key", status(oldTok), http.StatusOK)
+
+		dj.RotateOIDCKeys(t, opensslRSAKey(t), oldKey)
+		newTok := djangoIDToken(t, b, dj, dj.ClientID, dj.ClientSecret, callback)
+		within("a token of the new key", status(newTok), http.StatusOK)
+		within("a token of the old key, still published", status(oldTok), http.StatusOK)
+
+		dj.RotateOIDCKeys(t, dj.OIDCKey())
+		within("a token of the removed key", status(oldTok), http.StatusUnauthorized)
+		within("a token of the new key, after the removal", status(newTok), http.StatusOK)
+	})
+
 	t.Run("oidc_logout ends the session at DOT too (DOT 1.7: it has no end-session endpoint)", func(t *testing.T) {
 		addr := freeAddr(t)
 		back := "http://" + addr + "/oauth2/sign_out"
