@@ -8,7 +8,7 @@ import (
 )
 
 // microPackages hold the *_bench_test.go micro-benchmarks.
-var microPackages = []string{"./session", "./identity", "./upstream", "./proxy"}
+var microPackages = []string{"./session", "./identity", "./upstream", "./proxy", "./provider"}
 
 // microResult is one line of `go test -bench` output.
 type microResult struct {

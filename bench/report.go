@@ -338,6 +338,19 @@ func (rep *report) targets() []target {
 	} else {
 		ts = append(ts, target{name: "zero provider calls and ≤ 10 allocations on a cached decision", value: "micro-benchmark not run", skip: true})
 	}
+	cached, okCached := findMicro(rep.micro, "AuthCachedToken")
+	jwt, okJWT := findMicro(rep.micro, "AuthJWTBearer")
+	if okCached && okJWT {
+		ratio := jwt.metrics["ns/op"] / cached.metrics["ns/op"]
+		first := "not run"
+		if v, ok := findMicro(rep.micro, "OIDCVerifyJWT"); ok {
+			first = fmt.Sprintf("%.1f µs", v.metrics["ns/op"]/1000)
+		}
+		ts = append(ts, target{name: "JWT bearer decision (skip_jwt_bearer_tokens): no provider call, ≤ 2 × a cached opaque-token decision",
+			value: fmt.Sprintf("%.3f × (%.0f ns vs %.0f ns per /oauth2/auth decision, micro-benchmarks of this run); %g provider calls/op; verifying a JWT the first time: %s",
+				ratio, jwt.metrics["ns/op"], cached.metrics["ns/op"], jwt.metrics["provider-calls/op"], first),
+			pass: ratio <= 2 && jwt.metrics["provider-calls/op"] == 0})
+	}
 	if rep.hwm64.hwm > 0 {
 		ts = append(ts, target{name: fmt.Sprintf("peak RSS ≤ 40 MiB under %d connections", rep.o.connections),
 			value: mib(rep.hwm64.hwm) + " (VmHWM after all load scenarios)", pass: rep.hwm64.hwm <= 40<<20})

@@ -36,7 +36,7 @@ var (
 	testKeysGeneration error
 )
 
-func testKeys(t *testing.T) {
+func testKeys(t testing.TB) {
 	t.Helper()
 	testKeysOnce.Do(func() {
 		if testRSA, testKeysGeneration = rsa.GenerateKey(rand.Reader, 2048); testKeysGeneration != nil {
@@ -69,7 +69,7 @@ type fakeIssuer struct {
 	mu         sync.Mutex
 }
 
-func newFakeIssuer(t *testing.T) *fakeIssuer {
+func newFakeIssuer(t testing.TB) *fakeIssuer {
 	testKeys(t)
 	f := &fakeIssuer{
 		keys:       []jose.JSONWebKey{{Key: &testRSA.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}, {Key: &testEC.PublicKey, KeyID: "e1", Algorithm: "ES256", Use: "sig"}},
@@ -134,7 +134,7 @@ func (f *fakeIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // sign makes a JWT of claims signed by key (kid names it).
-func sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+func sign(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

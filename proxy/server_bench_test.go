@@ -2,6 +2,9 @@ package proxy_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/oauth2"
@@ -60,15 +64,23 @@ func (benchUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 
 type benchGate struct {
 	server *proxy.Server
-	hub    *benchHub
+	// calls counts what the provider was asked over the network (or, for benchHub,
+	// at all).
+	calls  *atomic.Int64
 	cookie *http.Cookie // a session for benchToken
 }
 
 func newBenchGate(b *testing.B) *benchGate {
 	b.Helper()
 	hub := &benchHub{}
+	return newBenchGateFor(b, hub, &hub.lookups, time.Hour, access.Rules{RequiredScopes: []string{"access:services!service=bench"}})
+}
+
+// newBenchGateFor is the bench gate in front of p, caching identities for ttl.
+func newBenchGateFor(b *testing.B, p provider.Provider, calls *atomic.Int64, ttl time.Duration, rules access.Rules) *benchGate {
+	b.Helper()
 	m := metrics.New()
-	idp := provider.Instrumented{Provider: hub, Observe: m.ProviderCall}
+	idp := provider.Instrumented{Provider: p, Observe: m.ProviderCall}
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(io.Discard), zap.InfoLevel))
 	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/",
@@ -85,12 +97,12 @@ func newBenchGate(b *testing.B) *benchGate {
 	srv := proxy.New(proxy.Options{
 		Logger:   log,
 		Provider: idp,
-		Cache: identity.NewCacheWith(idp, identity.CacheOptions{Size: 10000, TTL: time.Hour, Timeout: time.Second,
+		Cache: identity.NewCacheWith(idp, identity.CacheOptions{Size: 10000, TTL: ttl, Timeout: time.Second,
 			Observe: m.CacheLookup, OnEvict: m.Eviction}),
 		Refresher:      identity.NewRefresher(idp, time.Second),
 		Sessions:       store,
 		Upstream:       fwd,
-		Access:         access.Rules{RequiredScopes: []string{"access:services!service=bench"}},
+		Access:         rules,
 		ServicePrefix:  "/",
 		Prefix:         "/oauth2",
 		RedirectURL:    "http://gate.test/oauth2/callback",
@@ -104,7 +116,7 @@ func newBenchGate(b *testing.B) *benchGate {
 	if err := store.Save(b.Context(), rec, httptest.NewRequest("GET", "/", nil), store.Start(&oauth2.Token{AccessToken: benchToken})); err != nil {
 		b.Fatal(err)
 	}
-	return &benchGate{server: srv, hub: hub, cookie: rec.Result().Cookies()[0]}
+	return &benchGate{server: srv, calls: calls, cookie: rec.Result().Cookies()[0]}
 }
 
 func benchRequest(target string) *http.Request {
@@ -130,7 +142,7 @@ func (g *benchGate) run(b *testing.B, r *http.Request, want int) {
 	if code := serve(); code != want { // warm the cache
 		b.Fatalf("status %d, want %d", code, want)
 	}
-	g.hub.lookups.Store(0)
+	g.calls.Store(0)
 	b.ReportAllocs()
 	for b.Loop() {
 		if code := serve(); code != want {
@@ -138,7 +150,7 @@ func (g *benchGate) run(b *testing.B, r *http.Request, want int) {
 		}
 	}
 	b.StopTimer()
-	calls := g.hub.lookups.Load()
+	calls := g.calls.Load()
 	b.ReportMetric(float64(calls)/float64(b.N), "provider-calls/op")
 	if calls != 0 {
 		b.Fatalf("%d provider calls for a cached identity", calls)
@@ -211,4 +223,68 @@ func BenchmarkProtectedToken(b *testing.B) {
 	r := benchRequest("/app/api/items")
 	r.Header.Set("Authorization", "token "+benchToken)
 	g.run(b, r, http.StatusOK)
+}
+
+// newBenchIssuer is an OpenID Connect issuer on loopback (discovery, keys, a userinfo
+// that knows no token), counting every request it gets, and a JWT it signed for the
+// client "bench", valid for an hour.
+func newBenchIssuer(b *testing.B) (issuer, jwt string, requests *atomic.Int64) {
+	b.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	requests = &atomic.Int64{}
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/authorize",
+				"token_endpoint": srv.URL + "/token", "userinfo_endpoint": srv.URL + "/userinfo", "jwks_uri": srv.URL + "/jwks"})
+		case "/jwks":
+			json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+		default:
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	b.Cleanup(srv.Close)
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	claims, _ := json.Marshal(map[string]any{"iss": srv.URL, "aud": "bench", "sub": "u-1", "preferred_username": "alice",
+		"groups": []string{"staff", "physics"}, "iat": time.Now().Unix(), "exp": time.Now().Add(time.Hour).Unix()})
+	jws, err := signer.Sign(claims)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if jwt, err = jws.CompactSerialize(); err != nil {
+		b.Fatal(err)
+	}
+	return srv.URL, jwt, requests
+}
+
+// newJWTBenchGate is the bench gate with provider oidc and skip_jwt_bearer_tokens,
+// its identities cached for ttl.
+func newJWTBenchGate(b *testing.B, ttl time.Duration) (*benchGate, string) {
+	b.Helper()
+	issuer, jwt, requests := newBenchIssuer(b)
+	p, err := provider.NewOIDC(b.Context(), provider.OIDCOptions{IssuerURL: issuer, ClientID: "bench", ClientSecret: "s",
+		RedirectURL: "http://gate.test/oauth2/callback", UsernameClaim: "preferred_username", GroupsClaim: "groups",
+		Timeout: time.Second, JWTBearer: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newBenchGateFor(b, p, requests, ttl, access.Rules{AllowedGroups: []string{"staff"}}), jwt
+}
+
+// BenchmarkAuthJWTBearer is the <prefix>/auth decision for a JWT bearer token
+// (skip_jwt_bearer_tokens) seen before: verified once, then cached like an opaque
+// token's identity (never past the JWT's exp). No call to the issuer.
+func BenchmarkAuthJWTBearer(b *testing.B) {
+	g, jwt := newJWTBenchGate(b, time.Hour)
+	r := benchRequest("/oauth2/auth")
+	r.Header.Set("Authorization", "Bearer "+jwt)
+	g.run(b, r, http.StatusAccepted)
 }
