@@ -375,6 +375,32 @@ func TestChromiumDjango(t *testing.T) {
 			t.Errorf("reload should be one 200 from hubgate, without Django; document requests:%s", formatTrail(trail))
 		}
 	})
+
+	t.Run("3 provider oidc: Django's form, the ID token verified, the user at the upstream", func(t *testing.T) {
+		addr := freeAddr(t)
+		odj := StartDjango(t, DjangoConfig{OIDC: true, RedirectURIs: []string{DjangoGateRedirectURL(addr)}})
+		// Only what the issue's user sets: the issuer, the client and the callback.
+		ogate := StartHubgate(t, addr, map[string]string{
+			"HUBGATE_PROVIDER":        "oidc",
+			"HUBGATE_OIDC_ISSUER_URL": odj.IssuerURL(),
+			"HUBGATE_CLIENT_ID":       odj.ClientID,
+			"HUBGATE_CLIENT_SECRET":   odj.ClientSecret,
+			"HUBGATE_REDIRECT_URL":    DjangoGateRedirectURL(addr),
+			"HUBGATE_COOKIE_SECRET":   randomSecret(),
+			"HUBGATE_UPSTREAM":        up.URL,
+		})
+		alice := odj.User(t, "alice")
+		tab := browser.NewProfile(t, "alice-oidc")
+		tab.Navigate(t, ogate.URL+"/dashboard?tab=3")
+		tab.Expect(t, kindDjangoLogin)
+		tab.Type(t, "input[name=username]", alice.Name)
+		tab.Type(t, "input[name=password]", alice.Password)
+		tab.Click(t, "input[type=submit]")
+		v := readUpstream(t, tab)
+		tab.Screenshot(t, "3-oidc-upstream")
+		checkUpstreamView(t, v, ogate.URL+"/dashboard?tab=3", "alice", "staff", "false")
+		checkSessionCookie(t, tab, ogate.URL)
+	})
 }
 
 // hubLoginPage expects the Hub's login form, screenshots it as shot, and
