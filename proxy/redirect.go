@@ -62,7 +62,10 @@ func resolvesToNetworkPath(p string) bool {
 	decoded, _ := url.PathUnescape(p)
 	browser := removeDotSegments(p, false)
 	browserDecoded, _ := url.PathUnescape(browser)
-	for _, view := range []string{browser, removeDotSegments(decoded, false), removeDotSegments(browserDecoded, false), removeDotSegments(decoded, true)} {
+	// A server that removes only literal dot segments (net/url, Go's ServeMux) and
+	// decodes afterwards: "/.//%2e%2e" is "//.." to it.
+	literal, _ := url.PathUnescape(dotSegments(p, false, false))
+	for _, view := range []string{browser, removeDotSegments(decoded, false), removeDotSegments(browserDecoded, false), removeDotSegments(decoded, true), literal} {
 		if strings.HasPrefix(view, "//") {
 			return true
 		}
@@ -74,7 +77,10 @@ func resolvesToNetworkPath(p string) bool {
 // parser (WHATWG, which matches RFC 3986 §5.2.4 on absolute paths): ".." never climbs
 // above the root, and a dot segment at the end leaves a trailing slash.
 // dropParams first cuts each segment at ';', as servlet containers do.
-func removeDotSegments(p string, dropParams bool) string {
+func removeDotSegments(p string, dropParams bool) string { return dotSegments(p, dropParams, true) }
+
+// dotSegments is removeDotSegments, reading %2e as a dot only when encoded is set.
+func dotSegments(p string, dropParams, encoded bool) string {
 	segments := strings.Split(p[1:], "/")
 	out := make([]string, 0, len(segments))
 	for i, seg := range segments {
@@ -82,12 +88,16 @@ func removeDotSegments(p string, dropParams bool) string {
 			seg, _, _ = strings.Cut(seg, ";")
 		}
 		last := i == len(segments)-1
-		switch lower := strings.ToLower(seg); lower {
-		case "..", ".%2e", "%2e.", "%2e%2e":
+		name := seg
+		if encoded {
+			name = strings.ReplaceAll(strings.ToLower(seg), "%2e", ".")
+		}
+		switch name {
+		case "..":
 			if len(out) > 0 {
 				out = out[:len(out)-1]
 			}
-		case ".", "%2e":
+		case ".":
 		default:
 			out = append(out, seg)
 			continue

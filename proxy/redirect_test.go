@@ -51,6 +51,9 @@ func TestSafeRedirect(t *testing.T) {
 		{"/a/../../evil.com", "/a/../../evil.com"},
 		{"/.%2e/", "/.%2e/"},
 		{"/a/./b/../c", "/a/./b/../c"},
+		// Only literal dots removed, then decoded (net/url, Go's ServeMux): "//..".
+		{"/.//%2e%2e", fallback},
+		{"/.//%2e%2e/evil.com", fallback},
 		{"/a//b", "/a//b"},
 		{"/app?next=//evil.com", "/app?next=//evil.com"},
 		{"/app#//evil.com", "/app#//evil.com"},
