@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubgate/hubgate/config"
 )
@@ -617,6 +618,146 @@ func TestProviderOIDC(t *testing.T) {
 		cfg = mustLoad(t, oidc("--scope", "email", "--scope", "groups"), nil)
 		if got := strings.Join(cfg.OAuth.Scopes, " "); got != "email groups openid" {
 			t.Errorf("scopes %q: openid must be added", got)
+		}
+	})
+}
+
+// TestProviderOIDCErrors: each refusal of provider oidc's checks (and of the oidc-only
+// keys elsewhere) names its key and says what to do.
+func TestProviderOIDCErrors(t *testing.T) {
+	issuer := "https://sso.example.org/realms/main"
+	oidc := func(extra ...string) []string {
+		return oauthArgs("oidc", append([]string{"--oidc-issuer-url", issuer}, extra...)...)
+	}
+	hub := append(append([]string{}, standalone...), "--provider", "jupyterhub")
+	with := func(base []string, extra ...string) []string { return append(append([]string{}, base...), extra...) }
+	tests := []struct {
+		name, wantKey string
+		args          []string
+		mention       string // in the message
+	}{
+		{"no issuer", "oidc_issuer_url", oauthArgs("oidc"), "required"},
+		{"issuer ftp", "oidc_issuer_url", oauthArgs("oidc", "--oidc-issuer-url", "ftp://sso.example.org"), "http(s)"},
+		{"issuer without host", "oidc_issuer_url", oauthArgs("oidc", "--oidc-issuer-url", "https:///realms/main"), "http(s)"},
+		{"authorize_url", "authorize_url", oidc("--authorize-url", "https://x.example/a"), "oidc_issuer_url"},
+		{"token_url", "token_url", oidc("--token-url", "https://x.example/t"), "oidc_issuer_url"},
+		{"userdata_url", "userdata_url", oidc("--userdata-url", "https://x.example/u"), "oidc_issuer_url"},
+		{"introspect_url", "introspect_url", oidc("--introspect-url", "https://x.example/i"), "oidc_issuer_url"},
+		{"username_key", "username_key", oidc("--username-key", "login"), "username_claim"},
+		{"groups_key", "groups_key", oidc("--groups-key", "teams"), "groups_claim"},
+		{"email_key", "email_key", oidc("--email-key", "mail"), "email_claim"},
+		{"empty username_claim", "username_claim", oidc("--username-claim", ""), "preferred_username"},
+		{"oidc_jwks_max_age 999ms", "oidc_jwks_max_age", oidc("--oidc-jwks-max-age", "999ms"), "1s"},
+		{"oidc_jwks_max_age 0", "oidc_jwks_max_age", oidc("--oidc-jwks-max-age", "0s"), "1s"},
+		{"extra_jwt_issuers without audience", "extra_jwt_issuers", oidc("--extra-jwt-issuers", "https://x"), "issuer_url=audience"},
+		{"extra_jwt_issuers without issuer", "extra_jwt_issuers", oidc("--extra-jwt-issuers", "=aud"), "issuer_url=audience"},
+		{"extra_jwt_issuers empty audience", "extra_jwt_issuers", oidc("--extra-jwt-issuers", "https://x="), "issuer_url=audience"},
+		{"extra_jwt_issuers ftp", "extra_jwt_issuers", oidc("--extra-jwt-issuers", "ftp://x=aud"), "http(s)"},
+		{"extra_jwt_issuers second bad", "extra_jwt_issuers", oidc("--extra-jwt-issuers", "https://x=aud", "--extra-jwt-issuers", "https://y"), "https://y"},
+		{"allowed_groups without groups_claim", "allowed_groups", oidc("--groups-claim", "", "--allowed-groups", "staff"), "groups_claim"},
+		{"required_scopes", "required_scopes", oidc("--required-scopes", "read"), "OpenID Connect"},
+		{"allowed_organizations", "allowed_organizations", oidc("--allowed-organizations", "org"), "github"},
+		{"hosted_domain", "hosted_domain", oidc("--hosted-domain", "example.org"), "google"},
+		{"oidc_issuer_url with jupyterhub", "oidc_issuer_url", with(hub, "--oidc-issuer-url", issuer), "only provider oidc"},
+		{"skip_jwt_bearer_tokens with jupyterhub", "skip_jwt_bearer_tokens", with(hub, "--skip-jwt-bearer-tokens"), "only provider oidc"},
+		{"extra_jwt_issuers with generic", "extra_jwt_issuers", with(genericArgs(), "--extra-jwt-issuers", "https://x=aud"), "only provider oidc"},
+		{"oidc_logout with jupyterhub", "oidc_logout", with(hub, "--oidc-logout"), "only provider oidc"},
+		{"oidc_logout with generic", "oidc_logout", with(genericArgs(), "--oidc-logout"), "only provider oidc"},
+		{"oidc_extra_audiences with generic", "oidc_extra_audiences", with(genericArgs(), "--oidc-extra-audiences", "account"), "only provider oidc"},
+		{"oidc_allow_unverified_email with generic", "oidc_allow_unverified_email", with(genericArgs(), "--oidc-allow-unverified-email"), "only provider oidc"},
+		{"oidc_allow_unverified_email with jupyterhub", "oidc_allow_unverified_email", with(hub, "--oidc-allow-unverified-email"), "only provider oidc"},
+		{"oidc_issuer_url with django", "oidc_issuer_url", with(oauthArgs("django", "--provider-url", "https://www.example.org"), "--oidc-issuer-url", issuer), "only provider oidc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			ce := loadErr(t, tt.args)
+			if ce.Key != tt.wantKey {
+				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
+			}
+			if !strings.Contains(ce.Msg, tt.mention) {
+				t.Errorf("message %q does not mention %q", ce.Msg, tt.mention)
+			}
+		})
+	}
+}
+
+// TestProviderOIDCNormalized: what a valid provider oidc configuration becomes.
+func TestProviderOIDCNormalized(t *testing.T) {
+	issuer := "https://sso.example.org/realms/main"
+	oidc := func(extra ...string) []string {
+		return oauthArgs("oidc", append([]string{"--oidc-issuer-url", issuer}, extra...)...)
+	}
+	t.Run("defaults", func(t *testing.T) {
+		clearEnv(t)
+		cfg := mustLoad(t, oidc(), nil)
+		want := oidcDefaults()
+		want.IssuerURL = issuer
+		if !reflect.DeepEqual(cfg.OIDC, want) {
+			t.Errorf("OIDC =\n%+v\nwant\n%+v", cfg.OIDC, want)
+		}
+		wantOAuth := oauthDefaults(config.OAuth{Scopes: []string{"openid", "email", "profile"}})
+		if !reflect.DeepEqual(cfg.OAuth, wantOAuth) {
+			t.Errorf("OAuth =\n%+v\nwant\n%+v (no endpoints: discovery gives them)", cfg.OAuth, wantOAuth)
+		}
+		if cfg.LoginService != "OpenID Connect" {
+			t.Errorf("LoginService = %q", cfg.LoginService)
+		}
+	})
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		scopes string
+	}{
+		{"openid added", oidc("--scope", "email,groups"), "email groups openid"},
+		{"openid kept where it is", oidc("--scope", "profile,openid"), "profile openid"},
+		{"openid alone", oidc("--scope", "openid"), "openid"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			if got := strings.Join(mustLoad(t, tt.args, nil).OAuth.Scopes, " "); got != tt.scopes {
+				t.Errorf("scopes %q, want %q", got, tt.scopes)
+			}
+		})
+	}
+	t.Run("every key", func(t *testing.T) {
+		clearEnv(t)
+		cfg := mustLoad(t, oidc("--username-claim", "sub", "--groups-claim", "realm_access.roles", "--email-claim", "mail",
+			"--oidc-extra-audiences", "account,api", "--oidc-allow-unverified-email", "--skip-jwt-bearer-tokens",
+			"--extra-jwt-issuers", " https://other.example.org = api ", "--extra-jwt-issuers", "https://third.example.org/=hub",
+			"--oidc-logout", "--oidc-jwks-max-age", "1s", "--login-service", "Our SSO", "--allowed-groups", "staff",
+			"--admin-key", "is_admin"), nil)
+		o := cfg.OIDC
+		if o.UsernameClaim != "sub" || o.GroupsClaim != "realm_access.roles" || o.EmailClaim != "mail" ||
+			!slices.Equal(o.ExtraAudiences, []string{"account", "api"}) || !o.AllowUnverifiedEmail || !o.SkipJWTBearerTokens ||
+			!o.Logout || o.KeysMaxAge != time.Second {
+			t.Errorf("OIDC = %+v", o)
+		}
+		if len(o.ExtraJWTIssuers) != 2 || o.ExtraJWTIssuers[0].Issuer != "https://other.example.org" || o.ExtraJWTIssuers[0].Audience != "api" ||
+			o.ExtraJWTIssuers[1].Issuer != "https://third.example.org/" || o.ExtraJWTIssuers[1].Audience != "hub" {
+			t.Errorf("ExtraJWTIssuers = %+v (trimmed, trailing slash kept)", o.ExtraJWTIssuers)
+		}
+		if cfg.LoginService != "Our SSO" || cfg.OAuth.AdminKey != "is_admin" {
+			t.Errorf("LoginService %q, AdminKey %q", cfg.LoginService, cfg.OAuth.AdminKey)
+		}
+	})
+	t.Run("allowed_groups with the default groups_claim", func(t *testing.T) {
+		clearEnv(t)
+		cfg := mustLoad(t, oidc("--allowed-groups", "staff"), nil)
+		if cfg.OIDC.GroupsClaim != "groups" || !slices.Equal(cfg.AllowedGroups, []string{"staff"}) {
+			t.Errorf("groups_claim %q, allowed_groups %v", cfg.OIDC.GroupsClaim, cfg.AllowedGroups)
+		}
+	})
+	t.Run("yaml", func(t *testing.T) {
+		clearEnv(t)
+		cfg := mustLoad(t, oauthArgs("oidc", "--config", writeYAML(t, `oidc_issuer_url: `+issuer+`
+extra_jwt_issuers: ["https://other.example.org=api"]
+oidc_extra_audiences: [account]
+oidc_jwks_max_age: 90s
+`)), nil)
+		if cfg.OIDC.IssuerURL != issuer || len(cfg.OIDC.ExtraJWTIssuers) != 1 || cfg.OIDC.KeysMaxAge != 90*time.Second ||
+			!slices.Equal(cfg.OIDC.ExtraAudiences, []string{"account"}) {
+			t.Errorf("OIDC = %+v", cfg.OIDC)
 		}
 	})
 }

@@ -2,14 +2,19 @@ package oauth2proxy
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/hubgate/hubgate/config"
 )
 
 func noFiles(name string) ([]byte, error) { return nil, fs.ErrNotExist }
@@ -102,6 +107,7 @@ func TestGitHubFile(t *testing.T) {
 	wantNote(t, tr, "standard_logging", "not needed")
 	wantNote(t, tr, "reverse_proxy", "replaced by trusted_proxies")
 	wantNote(t, tr, "cookie_refresh", "github.cfg line 26")
+	wantValid(t, tr)
 	for _, k := range []string{"cookie_secure", "cookie_httponly", "pass_user_headers", "email_domains"} {
 		for _, n := range tr.Notes {
 			if strings.HasPrefix(n, k+" ") {
@@ -130,6 +136,7 @@ func TestOIDCWithEndpointsIsGeneric(t *testing.T) {
 	wantNote(t, tr, "oidc_jwks_url", "verifies no ID token")
 	wantKeys(t, tr, map[string]any{"set_xauthrequest": true})
 	wantNote(t, tr, "cookie_secure", "not needed")
+	wantValid(t, tr)
 }
 
 func TestLegacyKeycloak(t *testing.T) {
@@ -147,13 +154,151 @@ func TestLegacyKeycloak(t *testing.T) {
 		"set_xauthrequest":     true,
 	})
 	wantNote(t, tr, "validate_url", "not needed")
+	wantValid(t, tr)
 }
 
-// Discovery needs an OpenID Connect provider, which hubgate does not have.
-func TestOIDCDiscoveryIsRefused(t *testing.T) {
-	msg := refusal(t, []string{"--config", "testdata/oidc-discovery.cfg"}, nil)
-	if !strings.Contains(msg, "skip_oidc_discovery") {
-		t.Errorf("refusal does not say how to convert: %s", msg)
+// oauth2-proxy's provider oidc with discovery is hubgate's provider oidc: the
+// issuer and the claims carry over, the endpoints are discovered.
+func TestOIDCDiscovery(t *testing.T) {
+	tr := translate(t, []string{"--config", "testdata/oidc-discovery.cfg"}, nil, files(nil))
+	wantKeys(t, tr, map[string]any{
+		"provider":        "oidc",
+		"oidc_issuer_url": "http://127.0.0.1:5556/dex",
+		"username_claim":  "sub", // oauth2-proxy's user; hubgate's default is preferred_username
+		"email_claim":     "email",
+		"groups_claim":    "groups",
+		"client_id":       "oauth2-proxy",
+		"client_secret":   "proxy",
+		"redirect_url":    "http://127.0.0.1:4180/oauth2/callback",
+		"login_service":   "My OIDC Provider",
+	})
+	absent(t, tr, "authorize_url", "token_url", "userdata_url", "introspect_url", "username_key", "groups_key", "email_key",
+		"scope", "oidc_allow_unverified_email", "skip_jwt_bearer_tokens", "oidc_logout")
+	wantNote(t, tr, "provider", "email_verified: true")
+	wantValid(t, tr)
+}
+
+// Every OpenID Connect option oauth2-proxy has a hubgate key for carries over.
+func TestOIDCDiscoveryOptions(t *testing.T) {
+	args := []string{"--provider=keycloak-oidc", "--oidc-issuer-url=https://sso.example.org/realms/main",
+		"--client-id=app", "--client-secret=s", "--redirect-url=https://app.example.org/auth/callback", "--proxy-prefix=/auth",
+		"--upstream=http://127.0.0.1:8080/", "--email-domain=*",
+		"--user-id-claim=preferred_username", "--oidc-email-claim=mail", "--oidc-groups-claim=roles",
+		"--oidc-extra-audience=account", "--oidc-extra-audience=api", "--skip-jwt-bearer-tokens",
+		"--extra-jwt-issuers=https://other.example.org=api,https://third.example.org/=hub",
+		"--insecure-oidc-allow-unverified-email", "--allowed-group=staff", "--scope=openid email groups",
+		"--backend-logout-url=https://sso.example.org/realms/main/protocol/openid-connect/logout?id_token_hint={id_token}",
+		"--login-url=https://sso.example.org/authorize", "--profile-url=https://sso.example.org/userinfo",
+		"--oidc-jwks-url=https://sso.example.org/certs", "--insecure-oidc-skip-nonce=true", "--insecure-oidc-skip-issuer-verification=false",
+		"--oidc-audience-claim=aud", "--oidc-enabled-signing-alg=RS256"}
+	tr := translate(t, args, nil, noFiles)
+	wantKeys(t, tr, map[string]any{
+		"provider":                    "oidc",
+		"oidc_issuer_url":             "https://sso.example.org/realms/main",
+		"username_claim":              "preferred_username",
+		"email_claim":                 "mail",
+		"groups_claim":                "roles",
+		"oidc_extra_audiences":        []string{"account", "api"},
+		"skip_jwt_bearer_tokens":      true,
+		"extra_jwt_issuers":           []string{"https://other.example.org=api", "https://third.example.org/=hub"},
+		"oidc_allow_unverified_email": true,
+		"allowed_groups":              []string{"staff"},
+		"scope":                       []string{"openid", "email", "groups"},
+		"prefix":                      "/auth",
+	})
+	absent(t, tr, "authorize_url", "userdata_url", "oidc_logout")
+	wantNote(t, tr, "user_id_claim", "carried over as username_claim")
+	wantNote(t, tr, "backend_logout_url", "replaced by oidc_logout")
+	wantNote(t, tr, "backend_logout_url", "register https://app.example.org/auth/sign_out")
+	wantNote(t, tr, "login_url", "from discovery")
+	wantNote(t, tr, "profile_url", "from discovery")
+	wantNote(t, tr, "oidc_jwks_url", "jwks_uri")
+	wantNote(t, tr, "insecure_oidc_skip_nonce", "always sends a nonce")
+	wantNote(t, tr, "oidc_enabled_signing_algs", "never none or HS*")
+	for _, n := range tr.Notes {
+		for _, quiet := range []string{"insecure_oidc_skip_issuer_verification", "oidc_audience_claims", "provider", "skip_jwt_bearer_tokens", "extra_jwt_issuers"} {
+			if strings.HasPrefix(n, quiet+" ") || strings.HasPrefix(n, quiet+":") {
+				t.Errorf("%s carried over as hubgate does it, needs no note: %q", quiet, n)
+			}
+		}
+	}
+	wantValid(t, tr)
+
+	tr = translate(t, append(args, "--oidc-audience-claim=azp", "--insecure-oidc-skip-issuer-verification"), nil, noFiles)
+	wantNote(t, tr, "oidc_audience_claims", "hubgate checks aud")
+	wantNote(t, tr, "insecure_oidc_skip_issuer_verification", "exactly oidc_issuer_url")
+}
+
+// username_claim and email_claim the same, no oidc_allow_unverified_email: the note
+// says that unverified users cannot sign in at all.
+func TestOIDCDiscoveryEmailUsername(t *testing.T) {
+	tr := translate(t, []string{"--config", "testdata/oidc-discovery.cfg", "--user-id-claim=email"}, nil, files(nil))
+	wantKeys(t, tr, map[string]any{"username_claim": "email", "email_claim": "email"})
+	wantNote(t, tr, "provider", "cannot sign in")
+	wantValid(t, tr)
+}
+
+func TestOIDCRefusals(t *testing.T) {
+	oidc := []string{"--provider=oidc", "--client-id=i", "--client-secret=s", "--redirect-url=https://a.example.org/oauth2/callback",
+		"--upstream=http://127.0.0.1:1/", "--email-domain=*"}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no issuer", oidc, "oidc_issuer_url: is not set"},
+		{"skip_oidc_discovery without endpoints", append(oidc, "--oidc-issuer-url=https://sso.example.org", "--skip-oidc-discovery"), "needs login_url, redeem_url and profile_url"},
+		{"email domains", append(oidc, "--oidc-issuer-url=https://sso.example.org", "--email-domain=example.org"), "email_domains"},
+		{"roles", append(oidc, "--oidc-issuer-url=https://sso.example.org", "--allowed-role=admin"), "allowed_roles"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if msg := refusal(t, c.args, nil); !strings.Contains(msg, c.want) {
+				t.Errorf("refusal %q does not say %q", msg, c.want)
+			}
+		})
+	}
+}
+
+// absent fails for each key the translation wrote.
+func absent(t *testing.T, tr *Translation, keys ...string) {
+	t.Helper()
+	for _, k := range keys {
+		if v, ok := tr.Get(k); ok {
+			t.Errorf("%s = %v, want it left out", k, v)
+		}
+	}
+}
+
+// wantValid checks the translation as hubgate check-config does: the YAML it prints,
+// read and validated by package config.
+func wantValid(t *testing.T, tr *Translation) {
+	t.Helper()
+	out, err := tr.YAML("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hubgate.yaml")
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "HUBGATE_") {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	flags := config.Flags()
+	var cfgErr error
+	app := &cli.App{Name: "hubgate", Flags: flags, Before: config.LoadFile(flags), Writer: io.Discard, ErrWriter: io.Discard,
+		Action: func(c *cli.Context) error {
+			_, cfgErr = config.FromCLI(c, nil)
+			return nil
+		}}
+	if err := app.Run([]string{"hubgate", "--config", path}); err != nil {
+		t.Fatalf("reading the translation: %v\n%s", err, out)
+	}
+	if cfgErr != nil {
+		t.Fatalf("the translation does not pass check-config: %v\n%s", cfgErr, out)
 	}
 }
 
@@ -354,7 +499,7 @@ func TestRedis(t *testing.T) {
 func TestEveryOptionHasAFate(t *testing.T) {
 	used := map[string]bool{}
 	// Every option set at once, under each provider that translates.
-	for _, provider := range []string{"github", "google", "oidc", "keycloak"} {
+	for _, provider := range []string{"github", "google", "oidc", "oidc with discovery", "keycloak"} {
 		src := &Source{set: map[string]setting{}}
 		for _, o := range options {
 			var v any
@@ -373,6 +518,10 @@ func TestEveryOptionHasAFate(t *testing.T) {
 			src.set[o.name] = setting{value: v}
 		}
 		src.set["provider"] = setting{value: provider}
+		if provider == "oidc with discovery" {
+			src.set["provider"] = setting{value: "oidc"}
+			src.set["skip_oidc_discovery"] = setting{value: false}
+		}
 		src.set["session_store_type"] = setting{value: "redis"}
 		src.set["redis_use_cluster"] = setting{value: false}
 		src.set["redis_connection_url"] = setting{value: "redis://127.0.0.1:6379"}
@@ -439,14 +588,6 @@ func TestPutRefusesUnknownKey(t *testing.T) {
 func TestIdentityHeaderOptions(t *testing.T) {
 	base := []string{"--provider=github", "--upstream=http://127.0.0.1:8080/", "--client-id=id", "--client-secret=s",
 		"--cookie-secret=" + strings.Repeat("c", 32), "--redirect-url=http://127.0.0.1:4180/oauth2/callback", "--email-domain=*"}
-	absent := func(t *testing.T, tr *Translation, keys ...string) {
-		t.Helper()
-		for _, k := range keys {
-			if v, ok := tr.Get(k); ok {
-				t.Errorf("%s = %v, want it left out", k, v)
-			}
-		}
-	}
 	t.Run("unset", func(t *testing.T) {
 		tr := translate(t, base, nil, noFiles)
 		wantKeys(t, tr, map[string]any{"set_xauthrequest": false})

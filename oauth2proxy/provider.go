@@ -1,6 +1,9 @@
 package oauth2proxy
 
 import (
+	"maps"
+	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -55,7 +58,9 @@ func (tr *translator) provider() {
 	}
 	if s.has("allowed_groups") {
 		tr.take("allowed_groups")
-		if _, ok := tr.out.Get("groups_key"); !ok && name != "keycloak" {
+		_, groupsKey := tr.out.Get("groups_key")
+		_, groupsClaim := tr.out.Get("groups_claim")
+		if !groupsKey && !groupsClaim && name != "keycloak" {
 			tr.refuse("allowed_groups", "provider %s gives hubgate no groups to check", name)
 		} else {
 			tr.addList("allowed_groups", s.list("allowed_groups"))
@@ -161,14 +166,114 @@ func (tr *translator) google() {
 	}
 }
 
-// oidc maps provider oidc with the endpoints written out; discovery has no hubgate
-// equivalent.
+// oidc maps provider oidc (and keycloak-oidc): with discovery to hubgate's provider
+// oidc, which verifies the ID token as oauth2-proxy did; with skip_oidc_discovery and
+// the endpoints written out to provider generic, as plain OAuth2.
 func (tr *translator) oidc(name string) {
+	if tr.src.boolean("skip_oidc_discovery") {
+		tr.oidcEndpoints(name)
+		return
+	}
+	tr.oidcDiscovery(name)
+}
+
+// oidcDiscovery writes provider oidc: the issuer, the claims and the JWT bearer
+// options carry over; the endpoints and keys come from discovery, as in oauth2-proxy.
+func (tr *translator) oidcDiscovery(name string) {
+	s := tr.src
+	tr.take("oidc_issuer_url", "skip_oidc_discovery", "oidc_email_claim", "oidc_groups_claim", "user_id_claim",
+		"oidc_extra_audiences", "skip_jwt_bearer_tokens", "extra_jwt_issuers", "insecure_oidc_allow_unverified_email")
+	issuer := s.str("oidc_issuer_url")
+	if issuer == "" {
+		tr.refuse("oidc_issuer_url", "is not set; provider %s needs the issuer (or skip_oidc_discovery with login_url, redeem_url and profile_url)", name)
+		return
+	}
+	tr.everyEmail()
+	tr.out.put("provider", "oidc")
+	tr.out.put("oidc_issuer_url", issuer)
+	// oauth2-proxy's user is the ID token's sub; hubgate's default is preferred_username.
+	tr.out.put("username_claim", claim(s.str("user_id_claim"), "sub"))
+	tr.out.put("email_claim", claim(s.str("oidc_email_claim"), "email"))
+	tr.out.put("groups_claim", claim(s.str("oidc_groups_claim"), "groups"))
+	if s.str("user_id_claim") != "" {
+		tr.note("user_id_claim", "carried over as username_claim: oauth2-proxy v7 sent the ID token's sub as the user and read this claim as the e-mail (when oidc_email_claim was left as it is); hubgate's user is this claim")
+	}
+	if auds := s.list("oidc_extra_audiences"); len(auds) > 0 {
+		tr.out.put("oidc_extra_audiences", auds)
+	}
+	if s.boolean("insecure_oidc_allow_unverified_email") {
+		tr.out.put("oidc_allow_unverified_email", true)
+	} else {
+		lockedOut := ""
+		if claim(s.str("user_id_claim"), "sub") == claim(s.str("oidc_email_claim"), "email") {
+			lockedOut = ", and without it users whose username is that address cannot sign in"
+		}
+		tr.note("provider", "%s: hubgate's provider oidc keeps an e-mail address only when the issuer says email_verified: true (oauth2-proxy refused only an explicit false); for an issuer that sends no email_verified (Entra ID) set oidc_allow_unverified_email: true%s", name, lockedOut)
+	}
+	if s.boolean("skip_jwt_bearer_tokens") {
+		tr.out.put("skip_jwt_bearer_tokens", true)
+	}
+	if iss := s.list("extra_jwt_issuers"); len(iss) > 0 {
+		tr.out.put("extra_jwt_issuers", iss)
+		if !s.boolean("skip_jwt_bearer_tokens") {
+			tr.note("extra_jwt_issuers", "has no effect without skip_jwt_bearer_tokens, in hubgate as in oauth2-proxy")
+		}
+	}
+	for _, opt := range slices.Sorted(maps.Keys(discoveryFates)) {
+		if tr.take(opt) {
+			tr.note(opt, "%s", discoveryFates[opt])
+		}
+	}
+	// Flags whose false is hubgate's behaviour.
+	for _, f := range [][2]string{
+		{"insecure_oidc_skip_issuer_verification", "unsupported: hubgate wants the discovery document's issuer to be exactly oidc_issuer_url, and exits at start naming it otherwise"},
+		{"insecure_oidc_skip_nonce", "not needed: hubgate always sends a nonce and checks it in the ID token"},
+		{"skip_claims_from_profile_url", "unsupported: provider oidc always asks userinfo (it is how a revoked token stops working), the verified ID token first"},
+	} {
+		if tr.take(f[0]) && s.boolean(f[0]) {
+			tr.note(f[0], "%s", f[1])
+		}
+	}
+	if tr.take("oidc_audience_claims") && !slices.Equal(s.list("oidc_audience_claims"), []string{"aud"}) {
+		tr.note("oidc_audience_claims", "unsupported: hubgate checks aud (client_id or oidc_extra_audiences)")
+	}
+	if tr.take("backend_logout_url") {
+		tr.note("backend_logout_url", "replaced by oidc_logout, not turned on: with it, hubgate's sign-out sends the browser on to the issuer's end_session_endpoint (with id_token_hint) instead of calling a URL itself; register %s as a post-logout redirect URI at the issuer, then set oidc_logout: true", tr.signOutURL())
+	}
+}
+
+// discoveryFates are the options provider oidc does without, with the reason.
+var discoveryFates = map[string]string{
+	"login_url":                 "not needed: provider oidc takes the endpoints from discovery (oauth2-proxy did too)",
+	"redeem_url":                "not needed: provider oidc takes the endpoints from discovery (oauth2-proxy did too)",
+	"profile_url":               "not needed: provider oidc takes the endpoints from discovery (oauth2-proxy did too)",
+	"validate_url":              "not needed: provider oidc checks tokens at the discovered userinfo endpoint",
+	"oidc_jwks_url":             "not needed: provider oidc takes the keys from the discovered jwks_uri",
+	"oidc_enabled_signing_algs": "not carried over: hubgate accepts the signatures the issuer announces among RS*, PS*, ES* and EdDSA, never none or HS*",
+	"oidc_public_key_files":     "unsupported: provider oidc verifies with the keys at the discovered jwks_uri only",
+}
+
+// signOutURL is where hubgate's sign-out is, from redirect_url and proxy_prefix.
+func (tr *translator) signOutURL() string {
+	prefix := "/oauth2"
+	if tr.src.has("proxy_prefix") {
+		prefix = strings.TrimSuffix(tr.src.str("proxy_prefix"), "/")
+	}
+	base := "<scheme>://<host>"
+	if u, err := url.Parse(tr.src.str("redirect_url")); err == nil && u.Scheme != "" && u.Host != "" {
+		base = u.Scheme + "://" + u.Host
+	}
+	return base + prefix + "/sign_out"
+}
+
+// oidcEndpoints maps provider oidc with the endpoints written out (skip_oidc_discovery)
+// to provider generic: identity from profile_url, no ID token verified.
+func (tr *translator) oidcEndpoints(name string) {
 	s := tr.src
 	tr.take("oidc_issuer_url", "skip_oidc_discovery", "login_url", "redeem_url", "profile_url", "validate_url",
 		"oidc_email_claim", "oidc_groups_claim", "user_id_claim", "oidc_jwks_url")
-	if !s.boolean("skip_oidc_discovery") || s.str("login_url") == "" || s.str("redeem_url") == "" || s.str("profile_url") == "" {
-		tr.refuse("provider", "%s with discovery (oidc_issuer_url) has no hubgate equivalent; set skip_oidc_discovery with login_url, redeem_url and profile_url (the userinfo endpoint) to use it as plain OAuth2", name)
+	if s.str("login_url") == "" || s.str("redeem_url") == "" || s.str("profile_url") == "" {
+		tr.refuse("provider", "%s with skip_oidc_discovery needs login_url, redeem_url and profile_url (the userinfo endpoint); or drop skip_oidc_discovery to use hubgate's provider oidc with oidc_issuer_url", name)
 		return
 	}
 	// user_id_claim names the claim oauth2-proxy takes the user from.
@@ -244,7 +349,7 @@ const (
 	logging   = "not needed: hubgate logs JSON lines to stderr (log_format, log_level); each request's line has method, path, status, duration and user"
 	pages     = "unsupported: hubgate's pages have no themes or templates"
 	verifyTLS = "unsupported: hubgate always verifies certificates; trust a private CA with the SSL_CERT_FILE environment variable"
-	noJWT     = "unsupported: hubgate checks bearer tokens at the provider, not as JWTs"
+	noJWT     = "unsupported here: hubgate verifies bearer JWTs only with provider oidc (oidc_issuer_url without skip_oidc_discovery); this provider checks bearer tokens at the provider"
 	noIDToken = "not needed: hubgate takes the identity from the userdata endpoint; it verifies no ID token"
 	csrf      = "not needed: hubgate keeps its own login-state cookies, a few per browser"
 )
