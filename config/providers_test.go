@@ -561,67 +561,6 @@ func TestProviderYAMLMappingTypes(t *testing.T) {
 	}
 }
 
-// TestProviderOIDC: provider oidc's keys, and the keys only it may take.
-func TestProviderOIDC(t *testing.T) {
-	issuer := "https://sso.example.org/realms/main"
-	oidc := func(extra ...string) []string {
-		return oauthArgs("oidc", append([]string{"--oidc-issuer-url", issuer}, extra...)...)
-	}
-	with := func(base []string, extra ...string) []string { return append(append([]string{}, base...), extra...) }
-	tests := []struct {
-		name    string
-		args    []string
-		wantKey string // "" when valid
-	}{
-		{"valid", oidc(), ""},
-		{"allowed_groups from groups_claim", oidc("--allowed-groups", "staff"), ""},
-		{"extra JWT issuers", oidc("--skip-jwt-bearer-tokens", "--extra-jwt-issuers", "https://other.example=api"), ""},
-		{"no issuer", oauthArgs("oidc"), "oidc_issuer_url"},
-		{"an issuer that is no URL", oauthArgs("oidc", "--oidc-issuer-url", "sso.example.org"), "oidc_issuer_url"},
-		{"authorize_url", oidc("--authorize-url", "https://x.example/a"), "authorize_url"},
-		{"token_url", oidc("--token-url", "https://x.example/t"), "token_url"},
-		{"userdata_url", oidc("--userdata-url", "https://x.example/u"), "userdata_url"},
-		{"introspect_url", oidc("--introspect-url", "https://x.example/i"), "introspect_url"},
-		{"username_key", oidc("--username-key", "login"), "username_key"},
-		{"groups_key", oidc("--groups-key", "teams"), "groups_key"},
-		{"email_key", oidc("--email-key", "mail"), "email_key"},
-		{"empty username_claim", oidc("--username-claim", ""), "username_claim"},
-		{"oidc_jwks_max_age too short", oidc("--oidc-jwks-max-age", "100ms"), "oidc_jwks_max_age"},
-		{"extra_jwt_issuers without audience", oidc("--extra-jwt-issuers", "https://other.example"), "extra_jwt_issuers"},
-		{"extra_jwt_issuers without issuer", oidc("--extra-jwt-issuers", "=api"), "extra_jwt_issuers"},
-		{"extra_jwt_issuers not http", oidc("--extra-jwt-issuers", "ftp://other.example=api"), "extra_jwt_issuers"},
-		{"allowed_groups without groups_claim", oidc("--groups-claim", "", "--allowed-groups", "staff"), "allowed_groups"},
-		{"required_scopes", oidc("--required-scopes", "read"), "required_scopes"},
-		{"oidc_issuer_url with generic", with(genericArgs(), "--oidc-issuer-url", issuer), "oidc_issuer_url"},
-		{"skip_jwt_bearer_tokens with generic", with(genericArgs(), "--skip-jwt-bearer-tokens"), "skip_jwt_bearer_tokens"},
-		{"oidc_logout with google", with(oauthArgs("google"), "--oidc-logout"), "oidc_logout"},
-		{"oidc_extra_audiences with github", with(oauthArgs("github"), "--oidc-extra-audiences", "x"), "oidc_extra_audiences"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clearEnv(t)
-			if tt.wantKey == "" {
-				mustLoad(t, tt.args, nil)
-				return
-			}
-			if ce := loadErr(t, tt.args); ce.Key != tt.wantKey {
-				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
-			}
-		})
-	}
-	t.Run("defaults", func(t *testing.T) {
-		clearEnv(t)
-		cfg := mustLoad(t, oidc(), nil)
-		if got := strings.Join(cfg.OAuth.Scopes, " "); got != "openid email profile" || cfg.LoginService != "OpenID Connect" {
-			t.Errorf("scopes %q, login service %q", got, cfg.LoginService)
-		}
-		cfg = mustLoad(t, oidc("--scope", "email", "--scope", "groups"), nil)
-		if got := strings.Join(cfg.OAuth.Scopes, " "); got != "email groups openid" {
-			t.Errorf("scopes %q: openid must be added", got)
-		}
-	})
-}
-
 // TestProviderOIDCErrors: each refusal of provider oidc's checks (and of the oidc-only
 // keys elsewhere) names its key and says what to do.
 func TestProviderOIDCErrors(t *testing.T) {
