@@ -176,11 +176,6 @@ func (c *Config) normalizeOIDC() error {
 	if c.OIDC.KeysMaxAge < time.Second {
 		return bad("oidc_jwks_max_age", "must be at least 1s")
 	}
-	for _, a := range c.OIDC.ExtraAudiences {
-		if strings.TrimSpace(a) == "" {
-			return bad("oidc_extra_audiences", "has an empty audience")
-		}
-	}
 	c.applyPreset(provider.OIDCPreset)
 	return c.checkAccessOptions()
 }

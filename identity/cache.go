@@ -111,7 +111,7 @@ func (c *Cache) observe(result string) {
 // says so, unless it keeps entries past TTL as a stale fallback or the entry came
 // from Redis.
 func (c *Cache) fresh(e entry) bool {
-	if !e.user.Expires.IsZero() && !time.Now().Before(e.user.Expires) {
+	if e.user.Ended() {
 		return false // the credential itself has ended (a JWT's exp)
 	}
 	return (c.o.StaleIfError == 0 && !e.shared) || time.Since(e.fetched) < c.o.TTL
@@ -164,7 +164,7 @@ func (c *Cache) miss(ctx context.Context, key [sha256.Size]byte, token string, c
 			c.observe("hit")
 			return nil, true, res.Err
 		case found && c.o.StaleIfError > 0 && time.Since(cached.fetched) < c.o.TTL+c.o.StaleIfError && errors.As(res.Err, &ue) &&
-			(cached.user.Expires.IsZero() || time.Now().Before(cached.user.Expires)):
+			!cached.user.Ended():
 			// The provider is down: within the grace, the last answer stands.
 			c.observe("stale")
 			return cached.user, true, nil
@@ -295,7 +295,7 @@ func (c *Cache) fromShared(key [sha256.Size]byte, token, valKey, val string) (an
 	}
 	u := &provider.User{Name: se.Name, Groups: se.Groups, Email: se.Email, Admin: se.Admin, Scopes: se.Scopes, Kind: se.Kind, Denied: se.Denied}
 	if se.Expires != 0 {
-		if u.Expires = time.UnixMilli(se.Expires); !time.Now().Before(u.Expires) {
+		if u.Expires = time.UnixMilli(se.Expires); u.Ended() {
 			return answer{}, false, nil
 		}
 	}

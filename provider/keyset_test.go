@@ -40,7 +40,7 @@ func bearerOIDC(t *testing.T, f *issuerFake, maxAge time.Duration) (*OIDC, *test
 	o.KeysMaxAge = maxAge
 	p := startOIDC(t, o)
 	clock := &testClock{t: time.Now()}
-	p.main.keys.now = clock.now // set before any verification: no race
+	p.found[0].keys.now = clock.now // set before any verification: no race
 	return p, clock
 }
 

@@ -67,10 +67,21 @@ type OIDC struct {
 	client *http.Client
 	log    *zap.Logger
 
+	// issuers are the login issuer (first) and ExtraJWTIssuers, in order.
+	issuers []issuerSpec
+
 	mu      sync.RWMutex
-	main    *discovered   // nil until discovered
-	extra   []*discovered // by ExtraJWTIssuers' index; nil entries are not discovered yet
+	found   []*discovered // by issuers' index; nil until discovered
 	lastErr error         // why discovery last failed
+}
+
+// issuerSpec is an issuer to discover: the key that configures it, the audiences
+// its tokens may carry, and whether hubgate logs in there (and so needs its OAuth2
+// endpoints and userinfo) or only verifies its JWTs.
+type issuerSpec struct {
+	url, key  string
+	audiences []string
+	login     bool
 }
 
 // discovered is what one issuer's discovery document says, ready for use.
@@ -102,7 +113,12 @@ func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 	if o.KeysMaxAge <= 0 {
 		o.KeysMaxAge = 10 * time.Minute
 	}
-	p := &OIDC{o: o, client: NewHTTPClient(o.Timeout), log: o.Logger, extra: make([]*discovered, len(o.ExtraJWTIssuers))}
+	p := &OIDC{o: o, client: NewHTTPClient(o.Timeout), log: o.Logger}
+	p.issuers = []issuerSpec{{url: o.IssuerURL, key: "oidc_issuer_url", audiences: append([]string{o.ClientID}, o.ExtraAudiences...), login: true}}
+	for _, ji := range o.ExtraJWTIssuers {
+		p.issuers = append(p.issuers, issuerSpec{url: ji.Issuer, key: "extra_jwt_issuers", audiences: []string{ji.Audience}})
+	}
+	p.found = make([]*discovered, len(p.issuers))
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
@@ -120,39 +136,20 @@ func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 // discoverAll discovers every issuer not yet discovered; the first error is returned.
 func (p *OIDC) discoverAll(ctx context.Context) error {
 	var first error
-	keep := func(err error) {
-		if first == nil {
-			first = err
+	for i, spec := range p.issuers {
+		p.mu.RLock()
+		done := p.found[i] != nil
+		p.mu.RUnlock()
+		if done {
+			continue
 		}
-	}
-	p.mu.RLock()
-	need := p.main == nil
-	p.mu.RUnlock()
-	if need {
-		d, err := p.discover(ctx, p.o.IssuerURL, "oidc_issuer_url", append([]string{p.o.ClientID}, p.o.ExtraAudiences...), true)
+		d, err := p.discover(ctx, spec)
 		p.mu.Lock()
 		if err == nil {
-			p.main = d
+			p.found[i] = d
+		} else if first == nil {
+			first = err
 		}
-		p.mu.Unlock()
-		if err != nil {
-			keep(err)
-		}
-	}
-	for i, ji := range p.o.ExtraJWTIssuers {
-		p.mu.RLock()
-		need := p.extra[i] == nil
-		p.mu.RUnlock()
-		if !need {
-			continue
-		}
-		d, err := p.discover(ctx, ji.Issuer, "extra_jwt_issuers", []string{ji.Audience}, false)
-		if err != nil {
-			keep(err)
-			continue
-		}
-		p.mu.Lock()
-		p.extra[i] = d
 		p.mu.Unlock()
 	}
 	p.mu.Lock()
@@ -212,9 +209,10 @@ type discoveryDoc struct {
 	Algs       []string `json:"id_token_signing_alg_values_supported"`
 }
 
-// discover reads one issuer's discovery document. full asks for the OAuth2
-// endpoints and userinfo too (the login issuer); extra issuers need only keys.
-func (p *OIDC) discover(ctx context.Context, issuer, key string, audiences []string, full bool) (*discovered, error) {
+// discover reads one issuer's discovery document. The login issuer's must name its
+// OAuth2 endpoints and userinfo too; the others need only keys.
+func (p *OIDC) discover(ctx context.Context, spec issuerSpec) (*discovered, error) {
+	issuer, key, full := spec.url, spec.key, spec.login
 	ctx, cancel := context.WithTimeout(ctx, p.o.Timeout)
 	defer cancel()
 	rec := &statusRecorder{base: p.client.Transport}
@@ -257,7 +255,7 @@ func (p *OIDC) discover(ctx context.Context, issuer, key string, audiences []str
 	keys := newKeySet(doc.JWKS, p.client, p.o.KeysMaxAge)
 	d := &discovered{
 		issuer:    issuer,
-		audiences: audiences,
+		audiences: spec.audiences,
 		keys:      keys,
 		// The audience is checked in verify (the client id or an extra audience),
 		// and exp with the leeway: go-oidc allows none.
@@ -310,14 +308,14 @@ func acceptedAlgs(supported []string) []string {
 func (p *OIDC) login() (*discovered, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	if p.main == nil {
+	if p.found[0] == nil {
 		err := p.lastErr
 		if err == nil {
 			err = errors.New("discovery has not finished")
 		}
 		return nil, &UnavailableError{Err: err}
 	}
-	return p.main, nil
+	return p.found[0], nil
 }
 
 // loginNonce is the login's nonce, derived from its PKCE verifier (secret, one per login,
@@ -475,26 +473,15 @@ func (p *OIDC) Lookup(ctx context.Context, token string) (*User, error) {
 // of those configured; any other is refused.
 func (p *OIDC) lookupJWT(ctx context.Context, token string) (*User, error) {
 	iss := unverifiedIssuer(token)
-	var d *discovered
-	p.mu.RLock()
-	candidates := append([]*discovered{p.main}, p.extra...)
-	p.mu.RUnlock()
-	for i, c := range candidates {
-		name := p.o.IssuerURL
-		if i > 0 {
-			name = p.o.ExtraJWTIssuers[i-1].Issuer
-		}
-		if iss != name {
-			continue
-		}
-		if c == nil {
-			return nil, &UnavailableError{Err: fmt.Errorf("the issuer %s is not discovered yet", name)}
-		}
-		d = c
-		break
-	}
-	if d == nil {
+	i := slices.IndexFunc(p.issuers, func(s issuerSpec) bool { return s.url == iss })
+	if i < 0 {
 		return nil, fmt.Errorf("%w: the JWT's issuer %q is not one hubgate trusts", ErrInvalidToken, iss)
+	}
+	p.mu.RLock()
+	d := p.found[i]
+	p.mu.RUnlock()
+	if d == nil {
+		return nil, &UnavailableError{Err: fmt.Errorf("the issuer %s is not discovered yet", iss)}
 	}
 	idt, claims, err := p.verify(ctx, d, token, true)
 	if err != nil {

@@ -30,6 +30,10 @@ type User struct {
 	Expires time.Time
 }
 
+// Ended reports whether the credential the user was looked up by has ended; the
+// clock is read only for credentials that end.
+func (u *User) Ended() bool { return !u.Expires.IsZero() && !time.Now().Before(u.Expires) }
+
 // ErrInvalidToken means the provider does not know the token: wrong, expired or revoked.
 var ErrInvalidToken = errors.New("token is invalid, expired or revoked")
 
