@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
@@ -104,6 +105,7 @@ func (a *App) newProxy(ctx context.Context) (*proxy.Server, error) {
 	sessions, err := session.NewStore(session.Options{
 		Name:    cfg.CookieName,
 		Path:    cfg.CookiePath,
+		Domain:  cfg.CookieDomain,
 		Secrets: cfg.CookieSecrets,
 		Expire:  cfg.CookieExpire,
 		Redis:   sessionRedis,
@@ -112,20 +114,7 @@ func (a *App) newProxy(ctx context.Context) (*proxy.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One writer of identity headers for the forwarder and the auth endpoint.
-	ids, err := upstream.NewHeaders(cfg.HeaderOptions())
-	if err != nil {
-		return nil, fmt.Errorf("upstream_headers: %w", err)
-	}
-	forward, err := upstream.New(upstream.Options{
-		Target:         cfg.Upstream,
-		Timeout:        cfg.UpstreamTimeout,
-		PassHostHeader: cfg.PassHostHeader,
-		OwnCookie:      sessions.Owns,
-		Observe:        m.Upstream,
-		ErrorHandler:   proxy.UpstreamError(log),
-		Headers:        ids,
-	})
+	routes, err := newRoutes(cfg, sessions.Owns, m, log)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +128,19 @@ func (a *App) newProxy(ctx context.Context) (*proxy.Server, error) {
 	if o.ReturnDomains, err = trust.ParseDomains(cfg.WhitelistDomains); err != nil {
 		return nil, fmt.Errorf("whitelist_domains: %w", err)
 	}
-	o.Provider, o.Sessions, o.Upstream, o.CrossOrigin, o.Headers = idp, sessions, forward, crossOrigin, ids
+	if cfg.CookieDomain != "" {
+		// Every host the session cookie reaches may be returned to after a login.
+		if o.ReturnDomains, err = trust.ParseDomains(append(slices.Clone(cfg.WhitelistDomains), "."+cfg.CookieDomain)); err != nil {
+			return nil, fmt.Errorf("cookie_domain: %w", err)
+		}
+	}
+	o.Provider, o.Sessions, o.CrossOrigin = idp, sessions, crossOrigin
+	if len(cfg.Routes) > 0 {
+		o.Routes = routes
+	} else {
+		// The one route of a configuration without routes, as hubgate always had it.
+		o.Upstream, o.Headers = routes[0].Upstream, routes[0].Headers
+	}
 	if cfg.OIDC.Logout {
 		o.EndSession = oidc.EndSessionURL
 	}
@@ -192,8 +193,60 @@ func proxyOptions(cfg *config.Config) proxy.Options {
 	}
 }
 
-// accessRules are who may pass, for the proxy's decisions and for the scopes the
-// provider stack keeps.
+// newRoutes builds each app's forwarder, identity headers and rules. Forwarders to
+// the same upstream share its pooled connections.
+func newRoutes(cfg *config.Config, ownCookie func(string) bool, m *metrics.Metrics, log *zap.Logger) ([]*proxy.Route, error) {
+	pool := upstream.NewPool()
+	var out []*proxy.Route
+	for _, rc := range cfg.AppRoutes() {
+		// One writer of identity headers for the forwarder and the auth endpoint.
+		ids, err := upstream.NewHeaders(rc.HeaderOptions())
+		if err != nil {
+			return nil, fmt.Errorf("upstream_headers: %w", err)
+		}
+		strip := ""
+		if rc.StripPrefix && rc.Path != "/" {
+			strip = rc.Path
+		}
+		forward, err := upstream.New(upstream.Options{
+			Target:         rc.Upstream,
+			Timeout:        rc.UpstreamTimeout,
+			PassHostHeader: rc.PassHostHeader,
+			OwnCookie:      ownCookie,
+			Observe:        m.Upstream,
+			ErrorHandler:   proxy.UpstreamError(log),
+			Headers:        ids,
+			StripPrefix:    strip,
+			Pool:           pool,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &proxy.Route{
+			Name: rc.Name, Host: rc.Host, Path: rc.Path,
+			Upstream: forward, Access: accessRules(&rc.Config), Headers: ids,
+			PassAccessToken: rc.PassAccessToken, Public: rc.Public,
+			SkipAuthRoutes: skipRoutes(rc.SkipAuthRoutes), SkipAuthPreflight: rc.SkipAuthPreflight,
+		})
+	}
+	return out, nil
+}
+
+// keptScopes are the rules whose required scopes the provider stack keeps of each
+// user: every route's.
+func keptScopes(cfg *config.Config) access.Rules {
+	var scopes []string
+	for _, rc := range cfg.AppRoutes() {
+		for _, sc := range rc.RequiredScopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	return access.Rules{RequiredScopes: scopes}
+}
+
+// accessRules are who may pass, for the proxy's decisions.
 func accessRules(cfg *config.Config) access.Rules {
 	return access.Rules{
 		BlockedUsers:   cfg.BlockedUsers,
@@ -215,7 +268,7 @@ func browserTrust(cfg *config.Config) trust.Policy {
 	return trust.Policy{Proxies: trust.NewProxies(cfg.TrustedProxies), PublicScheme: public, InternalTLS: cfg.InternalTLS}
 }
 
-func skipRoutes(routes []config.Route) []proxy.SkipRoute {
+func skipRoutes(routes []config.SkipRoute) []proxy.SkipRoute {
 	out := make([]proxy.SkipRoute, len(routes))
 	for i, r := range routes {
 		out[i] = proxy.SkipRoute{Method: r.Method, Path: r.Path}

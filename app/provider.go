@@ -49,7 +49,7 @@ func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, lo
 	if names.LocalPart || names.Lowercase || len(names.Map) > 0 {
 		p = provider.Renamed{Provider: p, Names: names}
 	}
-	return access.Scoped{Provider: p, Rules: accessRules(cfg)}, oidc, nil
+	return access.Scoped{Provider: p, Rules: keptScopes(cfg)}, oidc, nil
 }
 
 // oidcOptions are provider oidc's settings.

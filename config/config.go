@@ -25,8 +25,12 @@ import (
 // Config is hubgate's whole configuration, validated. main builds it once and passes
 // it down to app.New; no other package reads flags or the environment.
 type Config struct {
-	Listen              string
-	Upstream            string // http(s) URL or unix:/path
+	Listen   string
+	Upstream string // http(s) URL or unix:/path; "" with Routes
+	// Routes are the apps behind hubgate (the routes key), each with its own
+	// upstream and rules; nil when there is only Upstream (see AppRoutes).
+	Routes              []*Route
+	routeSpecs          []map[string]interface{} // the routes key as read, for normalizeRoutes
 	Provider            string
 	ProviderURL         string // django
 	OAuth               OAuth  // endpoints and userdata mapping of non-JupyterHub providers
@@ -38,6 +42,7 @@ type Config struct {
 	RedirectURL         string // absolute, or a path the browser resolves (Hub-managed services)
 	CookieSecrets       []string
 	CookieName          string
+	CookieDomain        string // "" host-only; else a parent domain, no leading dot
 	CookieExpire        time.Duration
 	CacheTTL            time.Duration
 	CacheSize           int
@@ -68,7 +73,7 @@ type Config struct {
 	UpstreamTimeout     time.Duration
 	HeaderTimeout       time.Duration
 	BodyIdleTimeout     time.Duration
-	SkipAuthRoutes      []Route
+	SkipAuthRoutes      []SkipRoute
 	SkipAuthPreflight   bool
 	CrossOrigin         bool     // cross_origin_protection
 	TrustedOrigins      []string // pages of these origins may act with the session cookie
@@ -253,15 +258,15 @@ func parsePairs(key string, items []string) (map[string]string, error) {
 	return m, nil
 }
 
-// Route is a skip_auth_routes entry: "GET=^/public/" or "^/health$" (oauth2-proxy's
+// SkipRoute is a skip_auth_routes entry: "GET=^/public/" or "^/health$" (oauth2-proxy's
 // form), an optional method and a regular expression on the path.
-type Route struct {
+type SkipRoute struct {
 	Method string // "" for any
 	Path   *regexp.Regexp
 }
 
-func parseRoutes(key string, specs []string) ([]Route, error) {
-	var routes []Route
+func parseSkipRoutes(key string, specs []string) ([]SkipRoute, error) {
+	var routes []SkipRoute
 	for _, spec := range specs {
 		method, expr := "", spec
 		if m, rest, ok := strings.Cut(spec, "="); ok && m != "" && strings.ToUpper(m) == m && !strings.ContainsAny(m, "^/") {
@@ -271,7 +276,7 @@ func parseRoutes(key string, specs []string) ([]Route, error) {
 		if err != nil {
 			return nil, bad(key, "%q is not METHOD=regex or a regular expression: %v", spec, err)
 		}
-		routes = append(routes, Route{Method: method, Path: re})
+		routes = append(routes, SkipRoute{Method: method, Path: re})
 	}
 	return routes, nil
 }
@@ -403,7 +408,7 @@ func reservedCookie(name string) bool {
 func (c *Config) normalize() error {
 	c.OAuth.UserdataMethod = strings.ToUpper(c.OAuth.UserdataMethod)
 	for _, step := range []func() error{
-		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins, c.checkWhitelistDomains, c.checkHeaders,
+		c.checkServing, c.normalizeProvider, c.checkClient, c.normalizePaths, c.checkCookies, c.checkLimits, c.normalizeOrigins, c.checkWhitelistDomains, c.checkHeaders, c.normalizeRoutes,
 	} {
 		if err := step(); err != nil {
 			return err
@@ -444,6 +449,9 @@ func (c *Config) checkServing() error {
 		if c.MetricsListen == c.Listen {
 			return bad("metrics_listen", "must differ from listen: metrics are not for the public")
 		}
+	}
+	if len(c.routeSpecs) > 0 {
+		return nil // each route's upstream is checked with the route
 	}
 	return checkUpstream(c.Upstream)
 }

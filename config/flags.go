@@ -46,8 +46,9 @@ const (
 	kindBool
 	kindInt
 	kindDuration
-	kindList  // strings; also a single string, split on commas
-	kindPairs // key=value strings; also a YAML mapping
+	kindList   // strings; also a single string, split on commas
+	kindPairs  // key=value strings; also a YAML mapping
+	kindRoutes // a list of mappings; YAML text on the command line and in the environment
 )
 
 // field is a key bound to the Config field it fills.
@@ -57,12 +58,26 @@ type field interface {
 	// hub (the same key bound to the JupyterHub service defaults) unless zero.
 	load(c *cli.Context, k Key, hub field) error
 	value() any // the field's value
+	// set stores a YAML value that kind.check has passed: a route's own setting.
+	set(k Key, v any) error
 }
 
 type bound[T any] struct {
 	ptr     *T
 	newFlag func(k Key) cli.Flag
 	read    func(c *cli.Context, k Key) (T, error)
+	// fromYAML reads a value that kind.check has passed: a string, bool, int, or a
+	// list of strings for list and pairs keys.
+	fromYAML func(k Key, v any) (T, error)
+}
+
+func (b bound[T]) set(k Key, v any) error {
+	x, err := b.fromYAML(k, v)
+	if err != nil {
+		return err
+	}
+	*b.ptr = x
+	return nil
 }
 
 func (b bound[T]) flag(k Key) cli.Flag { return b.newFlag(k) }
@@ -81,70 +96,96 @@ func (b bound[T]) load(c *cli.Context, k Key, hub field) error {
 	return nil
 }
 
-func bind[T any](name, help string, kind kind, p *T, newFlag func(Key) cli.Flag, read func(*cli.Context, Key) (T, error)) Key {
-	return Key{Name: name, Help: help, kind: kind, f: bound[T]{ptr: p, newFlag: newFlag, read: read}}
+func bind[T any](name, help string, kind kind, p *T, newFlag func(Key) cli.Flag, read func(*cli.Context, Key) (T, error), fromYAML func(Key, any) (T, error)) Key {
+	return Key{Name: name, Help: help, kind: kind, f: bound[T]{ptr: p, newFlag: newFlag, read: read, fromYAML: fromYAML}}
 }
 
 func str(name string, p *string, def, help string) Key {
 	return bind(name, help, kindString, p, stringFlag(def), func(c *cli.Context, k Key) (string, error) {
 		return c.String(k.Flag()), nil
-	})
+	}, func(_ Key, v any) (string, error) { return v.(string), nil })
 }
 
 // choice is a key whose value must be one of allowed.
 func choice[T ~string](name string, p *T, def T, help string, allowed ...T) Key {
-	return bind(name, help, kindString, p, stringFlag(string(def)), func(c *cli.Context, k Key) (T, error) {
-		v := T(c.String(k.Flag()))
+	check := func(k Key, v T) (T, error) {
 		if !slices.Contains(allowed, v) {
 			return v, bad(k.Name, "%q: use %s", v, orList(allowed))
 		}
 		return v, nil
-	})
+	}
+	return bind(name, help, kindString, p, stringFlag(string(def)), func(c *cli.Context, k Key) (T, error) {
+		return check(k, T(c.String(k.Flag())))
+	}, func(k Key, v any) (T, error) { return check(k, T(v.(string))) })
 }
 
 func boolean(name string, p *bool, def bool, help string) Key {
 	return bind(name, help, kindBool, p, func(k Key) cli.Flag {
 		return altsrc.NewBoolFlag(&cli.BoolFlag{Name: k.Flag(), Value: def, Usage: k.Help, EnvVars: []string{k.Env()}})
-	}, func(c *cli.Context, k Key) (bool, error) { return c.Bool(k.Flag()), nil })
+	}, func(c *cli.Context, k Key) (bool, error) { return c.Bool(k.Flag()), nil },
+		func(_ Key, v any) (bool, error) { return v.(bool), nil })
 }
 
 func number(name string, p *int, def int, help string) Key {
 	return bind(name, help, kindInt, p, func(k Key) cli.Flag {
 		return altsrc.NewIntFlag(&cli.IntFlag{Name: k.Flag(), Value: def, Usage: k.Help, EnvVars: []string{k.Env()}})
-	}, func(c *cli.Context, k Key) (int, error) { return c.Int(k.Flag()), nil })
+	}, func(c *cli.Context, k Key) (int, error) { return c.Int(k.Flag()), nil },
+		func(_ Key, v any) (int, error) { return v.(int), nil })
 }
 
 func duration(name string, p *time.Duration, def time.Duration, help string) Key {
 	return bind(name, help, kindDuration, p, func(k Key) cli.Flag {
 		return altsrc.NewDurationFlag(&cli.DurationFlag{Name: k.Flag(), Value: def, Usage: k.Help, EnvVars: []string{k.Env()}})
-	}, func(c *cli.Context, k Key) (time.Duration, error) { return c.Duration(k.Flag()), nil })
+	}, func(c *cli.Context, k Key) (time.Duration, error) { return c.Duration(k.Flag()), nil },
+		func(_ Key, v any) (time.Duration, error) { return time.ParseDuration(v.(string)) })
 }
 
 func list(name string, p *[]string, help string) Key {
 	return bind(name, help, kindList, p, sliceFlag(nil), func(c *cli.Context, k Key) ([]string, error) {
 		return splitList(c.StringSlice(k.Flag())), nil
-	})
+	}, func(_ Key, v any) ([]string, error) { return splitList(yamlStrings(v)), nil })
 }
 
 // parsed is a list key whose items parse reads into T, with errors naming the key.
 func parsed[T any](name string, p *T, parse func(key string, items []string) (T, error), def []string, help string) Key {
 	return bind(name, help, kindList, p, sliceFlag(def), func(c *cli.Context, k Key) (T, error) {
 		return parse(k.Name, splitList(c.StringSlice(k.Flag())))
-	})
+	}, func(k Key, v any) (T, error) { return parse(k.Name, splitList(yamlStrings(v))) })
 }
 
 // pairs is a key=value list. Not split on commas: the command line and the
 // environment come split already, and YAML values may hold commas (fields: id,name).
 func pairs(name string, p *map[string]string, help string) Key {
-	return bind(name, help, kindPairs, p, sliceFlag(nil), func(c *cli.Context, k Key) (map[string]string, error) {
+	read := func(k Key, in []string) (map[string]string, error) {
 		var items []string
-		for _, v := range c.StringSlice(k.Flag()) {
+		for _, v := range in {
 			if v = strings.TrimSpace(v); v != "" {
 				items = append(items, v)
 			}
 		}
 		return parsePairs(k.Name, items)
-	})
+	}
+	return bind(name, help, kindPairs, p, sliceFlag(nil), func(c *cli.Context, k Key) (map[string]string, error) {
+		return read(k, c.StringSlice(k.Flag()))
+	}, func(k Key, v any) (map[string]string, error) { return read(k, yamlStrings(v)) })
+}
+
+// routes is the routes key: the file's list of mappings, or the same as YAML text.
+func routes(name string, p *[]map[string]interface{}, help string) Key {
+	return bind(name, help, kindRoutes, p, stringFlag(""), func(c *cli.Context, k Key) ([]map[string]interface{}, error) {
+		return parseRouteSpecs(k.Name, c.String(k.Flag()))
+	}, func(k Key, v any) ([]map[string]interface{}, error) { return parseRouteSpecs(k.Name, v.(string)) })
+}
+
+// yamlStrings is a list value as kind.check leaves it: strings in a []interface{}.
+func yamlStrings(v any) []string {
+	items, _ := v.([]interface{})
+	out := make([]string, 0, len(items))
+	for _, item := range items {
+		s, _ := item.(string)
+		out = append(out, s)
+	}
+	return out
 }
 
 func stringFlag(def string) func(Key) cli.Flag {
@@ -276,6 +317,21 @@ func yamlKind(v interface{}) string {
 // expected, and turns a single string or a mapping into the list altsrc wants.
 func (kd kind) check(v interface{}) (interface{}, error) {
 	switch kd {
+	case kindRoutes:
+		list, ok := v.([]interface{})
+		if !ok {
+			return nil, fmt.Errorf("expected a list of routes (mappings with path:, upstream:, ...), got %s", yamlKind(v))
+		}
+		for i, item := range list {
+			if _, ok := item.(map[string]interface{}); !ok {
+				return nil, fmt.Errorf("routes[%d]: expected a mapping (path:, upstream:, ...), got %s", i, yamlKind(item))
+			}
+		}
+		text, err := yaml.Marshal(list)
+		if err != nil {
+			return nil, err
+		}
+		return string(text), nil
 	case kindList, kindPairs:
 		if m, ok := v.(map[string]interface{}); ok && kd == kindPairs {
 			var pairs []interface{}

@@ -36,10 +36,11 @@ func TestKeysTable(t *testing.T) {
 }
 
 // TestErrorsNameKeys: every key an error names, bad("cache_ttl", ...), is in the
-// table, so a message never points the user at a key that does not exist.
+// table (or a route's own keys), so a message never points the user at a key that
+// does not exist.
 func TestErrorsNameKeys(t *testing.T) {
 	names := map[string]bool{}
-	for _, k := range Keys() {
+	for _, k := range append(Keys(), routeOnlyKeys(&Route{})...) {
 		names[k.Name] = true
 	}
 	files, _ := filepath.Glob("*.go")

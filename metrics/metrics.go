@@ -35,8 +35,8 @@ type Metrics struct {
 }
 
 type requestKey struct {
-	route string
-	code  int
+	route, name string
+	code        int
 }
 
 // children remembers a vector's child per label set. Typed keys, not a sync.Map's
@@ -71,8 +71,8 @@ func New() *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hubgate_requests_total", Help: "Requests served, by route class and status code.",
-		}, []string{"route", "code"}),
+			Name: "hubgate_requests_total", Help: "Requests served, by route class, the app's route name and status code.",
+		}, []string{"route", "route_name", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "hubgate_request_duration_seconds", Help: "Time to serve a request, by route class.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 10},
@@ -106,16 +106,16 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // Request counts one served request.
-func (m *Metrics) Request(route string, code int, d time.Duration) {
+func (m *Metrics) Request(route, name string, code int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requestCounters.get(requestKey{route, code}, m.newRequestCounter).Inc()
+	m.requestCounters.get(requestKey{route, name, code}, m.newRequestCounter).Inc()
 	m.durations.get(route, m.newDuration).Observe(d.Seconds())
 }
 
 func (m *Metrics) newRequestCounter(k requestKey) prometheus.Counter {
-	return m.requests.WithLabelValues(k.route, strconv.Itoa(k.code))
+	return m.requests.WithLabelValues(k.route, k.name, strconv.Itoa(k.code))
 }
 func (m *Metrics) newDuration(route string) prometheus.Observer {
 	return m.duration.WithLabelValues(route)

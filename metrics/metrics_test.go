@@ -16,23 +16,23 @@ func TestCountsByLabels(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				m.Request("auth", 202, time.Second/2) // sums exactly in binary
-				m.Request("auth", 401, time.Second/2)
+				m.Request("auth", "", 202, time.Second/2) // sums exactly in binary
+				m.Request("auth", "docs", 401, time.Second/2)
 				m.Decision("authenticated")
 				m.CacheLookup("hit")
 			}
 		})
 	}
 	wg.Wait()
-	m.Request("protected", 502, time.Second)
+	m.Request("protected", "", 502, time.Second)
 	for _, c := range []struct {
 		got  float64
 		want float64
 		what string
 	}{
-		{testutil.ToFloat64(m.requests.WithLabelValues("auth", "202")), 800, "auth 202"},
-		{testutil.ToFloat64(m.requests.WithLabelValues("auth", "401")), 800, "auth 401"},
-		{testutil.ToFloat64(m.requests.WithLabelValues("protected", "502")), 1, "protected 502"},
+		{testutil.ToFloat64(m.requests.WithLabelValues("auth", "", "202")), 800, "auth 202"},
+		{testutil.ToFloat64(m.requests.WithLabelValues("auth", "docs", "401")), 800, "auth 401"},
+		{testutil.ToFloat64(m.requests.WithLabelValues("protected", "", "502")), 1, "protected 502"},
 		{testutil.ToFloat64(m.decisions.WithLabelValues("authenticated")), 800, "decisions"},
 		{testutil.ToFloat64(m.cache.WithLabelValues("hit")), 800, "cache hits"},
 	} {
@@ -87,7 +87,7 @@ hubgate_request_duration_seconds_count{route="protected"} 1
 
 func TestNilCountsNothing(t *testing.T) {
 	var m *Metrics
-	m.Request("auth", 200, time.Millisecond)
+	m.Request("auth", "", 200, time.Millisecond)
 	m.Decision("authenticated")
 	m.CacheLookup("hit")
 }

@@ -27,6 +27,7 @@ func TestAttackSkipAuthRouteBypass(t *testing.T) {
 		{Method: "GET", Path: regexp.MustCompile(`^/public/`)},
 		{Path: regexp.MustCompile(`^/healthz$`)},
 	}
+	f.server = New(f.server.o) // routes are built from the options
 	cases := []struct {
 		name, method, target string
 		skipped              bool
@@ -89,6 +90,7 @@ func TestAttackSkipAuthPreflight(t *testing.T) {
 		t.Fatalf("preflight without skip_auth_preflight: %d, want 401", w.Code)
 	}
 	f.server.o.SkipAuthPreflight = true
+	f.server = New(f.server.o) // routes are built from the options
 	if w := f.do(preflight()); w.Code != http.StatusOK {
 		t.Fatalf("preflight with skip_auth_preflight: %d, want 200", w.Code)
 	}
@@ -113,6 +115,7 @@ func forgedIdentity(r *http.Request) {
 func TestAttackHeaderSpoofing(t *testing.T) {
 	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	f.server = New(f.server.o) // routes are built from the options
 	kinds := []struct {
 		name string
 		req  func() *http.Request
@@ -313,6 +316,7 @@ func TestAttackTokensInQueryNotForwardedOrLogged(t *testing.T) {
 func TestAttackConnectAndTrace(t *testing.T) {
 	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	f.server = New(f.server.o) // routes are built from the options
 	for _, m := range []string{"CONNECT", "TRACE", "trace", "Connect", "TRACK"} {
 		for _, target := range []string{"/app", "/public/x", "/oauth2/auth", "/ping"} {
 			r := httptest.NewRequest(m, target, nil)

@@ -83,10 +83,10 @@ const (
 // A refused header token counts as unauthenticated: the metric's values predate it.
 var outcomeNames = [...]string{authenticated: "authenticated", noCredential: "unauthenticated", refusedToken: "unauthenticated", forbidden: "forbidden", providerDown: "provider_down", storeDown: "store_down"}
 
-// authenticate decides who the request is from and whether they may pass, and counts
-// the decision.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
-	u, token, fromHeader, result := s.decide(w, r, info)
+// authenticate decides who the request is from and whether rules let them pass, and
+// counts the decision.
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *request, rules *access.Rules) (*provider.User, string, bool, outcome) {
+	u, token, fromHeader, result := s.decide(w, r, info, rules)
 	s.o.Metrics.Decision(outcomeNames[result])
 	return u, token, fromHeader, result
 }
@@ -95,7 +95,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, info *requ
 // session is cleared. When the session store does not answer, the session is left
 // alone: it is not known to be over, so the user is neither logged out nor sent to
 // log in.
-func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (*provider.User, string, bool, outcome) {
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request, rules *access.Rules) (*provider.User, string, bool, outcome) {
 	token, idToken, fromHeader, err := s.credential(w, r)
 	switch {
 	case errors.Is(err, session.ErrUnavailable):
@@ -129,19 +129,19 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, info *request) (
 		return nil, "", fromHeader, providerDown
 	}
 	info.user = u.Name
-	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
+	if !rules.Decide(u, access.Narrowing{}).Allow {
 		return u, token, fromHeader, forbidden
 	}
 	return u, token, fromHeader, authenticated
 }
 
-// protected serves any path that needs a login.
-func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request) {
+// protected serves a path of rt that needs a login.
+func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request, rt *Route) {
 	if s.crossOrigin(r, r.Method) {
 		s.refuseCrossOrigin(w, r)
 		return
 	}
-	u, token, fromHeader, result := s.authenticate(w, r, info)
+	u, token, fromHeader, result := s.authenticate(w, r, info, &rt.Access)
 	switch result {
 	case noCredential:
 		s.unauthenticated(w, r)
@@ -164,15 +164,15 @@ func (s *Server) protected(w http.ResponseWriter, r *http.Request, info *request
 			User:              u.Name,
 			Groups:            u.Groups,
 			Email:             u.Email,
-			Admin:             s.o.Access.IsAdmin(u),
+			Admin:             rt.Access.IsAdmin(u),
 			DropAuthorization: fromHeader,
 		},
 		TrustedPeer: s.o.Trust.Proxies.Contains(r.RemoteAddr),
 	}
-	if s.o.PassAccessToken {
+	if rt.PassAccessToken {
 		hop.AccessToken = token
 	}
-	s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
+	rt.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 }
 
 // unauthenticated sends a browser to log in; anything else gets a 401, because a script
@@ -248,7 +248,7 @@ func isNavigation(r *http.Request) bool {
 
 // userinfo answers who the caller is, as JSON.
 func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, info *request) {
-	u, _, _, result := s.authenticate(w, r, info)
+	u, _, _, result := s.authenticate(w, r, info, &s.o.Access)
 	if result != authenticated {
 		refuseJSON(w, result)
 		return

@@ -50,6 +50,7 @@ func TestAuthRequest(t *testing.T) {
 		t.Error("the access token was sent without pass_access_token")
 	}
 	f.server.o.PassAccessToken = true
+	f.server = New(f.server.o) // routes are built from the options
 	if got := f.do(authRequestWith("alice-token", "")).Header().Get("X-Auth-Request-Access-Token"); got != "alice-token" {
 		t.Errorf("X-Auth-Request-Access-Token = %q with pass_access_token", got)
 	}

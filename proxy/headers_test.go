@@ -22,6 +22,7 @@ func headersFixture(t *testing.T, o upstream.HeaderOptions) *fixture {
 	f := newFixtureWith(t, access.Rules{}, fixtureOptions{headers: ids})
 	f.hub.users["erin-token"] = &provider.User{Name: "erin", Email: "erin@example.org", Groups: []string{"staff", "dev"}, Kind: "user"}
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	f.server = New(f.server.o) // routes are built from the options
 	return f
 }
 
@@ -68,6 +69,7 @@ func TestAttackMappedHeadersThroughServer(t *testing.T) {
 func TestAuthRequestHeaderSwitches(t *testing.T) {
 	f := headersFixture(t, upstream.HeaderOptions{PassUser: true, Mapped: webauth})
 	f.server.o.PassAccessToken = true
+	f.server = New(f.server.o) // routes are built from the options
 	w := f.do(authRequestWith("erin-token", ""))
 	if w.Code != http.StatusAccepted {
 		t.Fatalf("status %d", w.Code)

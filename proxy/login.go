@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 
-	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
 	"github.com/hubgate/hubgate/session"
 )
@@ -172,7 +171,7 @@ func (s *Server) exchange(w http.ResponseWriter, r *http.Request, info *request,
 		return nil, false
 	}
 	info.user = u.Name
-	if !s.o.Access.Decide(u, access.Narrowing{}).Allow {
+	if !s.routes.allowsSomewhere(u, &s.o.Access) {
 		s.notAllowed(w, r, u)
 		return nil, false
 	}

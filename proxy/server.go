@@ -30,9 +30,15 @@ type Options struct {
 	Provider  provider.Provider
 	Cache     *identity.Cache
 	Sessions  *session.Store
-	Upstream  http.Handler
-	Access    access.Rules
 	Refresher *identity.Refresher
+	// Routes are the apps served, each with its upstream and rules. Without them
+	// there is one, serving ServicePrefix: Upstream, Access, PassAccessToken,
+	// Headers, SkipAuthRoutes and SkipAuthPreflight.
+	Routes   []*Route
+	Upstream http.Handler
+	// Access is who may pass: the one route's rules without Routes, else the rules
+	// of <prefix>/userinfo and of a login whose return address is no route's.
+	Access access.Rules
 
 	ServicePrefix string // "/" or "/services/NAME/"
 	Prefix        string // hubgate's endpoints, e.g. /oauth2
@@ -74,9 +80,14 @@ type Server struct {
 	o            Options
 	log          *zap.Logger
 	access       *zap.Logger // the access log: one line per request
-	accessFields sync.Pool   // *[6]zap.Field for its lines
+	accessFields sync.Pool   // *[7]zap.Field for its lines
 	callbackPath string
 	storeLogged  atomic.Int64 // unix seconds: the last session store failure logged
+	routes       *routes
+	// named: Options.Routes were given, so <prefix>/auth must be told, or shown,
+	// which route it answers for; with the one implicit route it always knows.
+	named bool
+	only  *Route // the one route, when !named
 }
 
 // New returns a Server.
@@ -87,7 +98,27 @@ func New(o Options) *Server {
 	if o.Headers == nil {
 		o.Headers = upstream.DefaultHeaders()
 	}
-	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback"}
+	s := &Server{o: o, log: o.Logger, callbackPath: o.Prefix + "/callback", named: len(o.Routes) > 0}
+	list := o.Routes
+	if !s.named {
+		list = []*Route{{
+			Path:     strings.TrimSuffix(o.ServicePrefix, "/"),
+			Upstream: o.Upstream, Access: o.Access, Headers: o.Headers, PassAccessToken: o.PassAccessToken,
+			SkipAuthRoutes: o.SkipAuthRoutes, SkipAuthPreflight: o.SkipAuthPreflight,
+		}}
+		if list[0].Path == "" {
+			list[0].Path = "/"
+		}
+	}
+	for _, r := range list {
+		if r.Headers == nil {
+			r.Headers = o.Headers
+		}
+	}
+	s.routes = newRoutes(list)
+	if !s.named {
+		s.only = list[0]
+	}
 	// The access line's caller is always ServeHTTP: finding it again per request
 	// costs a runtime.Caller and an allocation for nothing.
 	s.access = o.Logger.WithOptions(zap.WithCaller(false))
@@ -100,6 +131,7 @@ func New(o Options) *Server {
 // request is what one request's access log line and metrics say.
 type request struct {
 	route string // the route class, for metrics
+	name  string // the app's route, "" for hubgate's own endpoints
 	user  string
 	// cache is "hit" or "miss" once the request needed an identity lookup.
 	cache string
@@ -112,13 +144,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &request{}
 	s.route(rec, r, info)
 	d := time.Since(start)
-	s.o.Metrics.Request(info.route, rec.status, d)
+	s.o.Metrics.Request(info.route, info.name, rec.status, d)
 	if ce := s.access.Check(zap.InfoLevel, "request"); ce != nil {
 		// The fields escape into the core: from a pool, they are not 384 bytes of
 		// garbage per request. The encoder is done with them when Write returns.
-		f, _ := s.accessFields.Get().(*[6]zap.Field)
+		f, _ := s.accessFields.Get().(*[7]zap.Field)
 		if f == nil {
-			f = new([6]zap.Field)
+			f = new([7]zap.Field)
 		}
 		f[0] = zap.String("method", r.Method)
 		f[1] = zap.String("path", r.URL.Path) // never the query: it may carry codes or tokens
@@ -126,8 +158,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f[3] = zap.Duration("duration", d)
 		f[4] = zap.String("user", info.user)
 		f[5] = zap.String("cache", info.cache)
+		f[6] = zap.String("route", info.name)
 		ce.Write(f[:]...)
-		*f = [6]zap.Field{} // drop the strings before the array waits in the pool
+		*f = [7]zap.Field{} // drop the strings before the array waits in the pool
 		s.accessFields.Put(f)
 	}
 }
@@ -163,17 +196,36 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	case p == s.o.Prefix+"/userinfo":
 		info.route = "userinfo"
 		s.userinfo(w, r, info)
-	case !strings.HasPrefix(p, s.o.ServicePrefix) && p+"/" != s.o.ServicePrefix:
-		info.route = "not_found"
-		writePage(w, r, http.StatusNotFound, "Not found", "hubgate serves "+s.o.ServicePrefix+" only.")
-	case s.skipsAuth(r):
-		info.route = "skipped"
-		hop := &upstream.Hop{TrustedPeer: s.o.Trust.Proxies.Contains(r.RemoteAddr)}
-		s.o.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
 	default:
-		info.route = "protected"
-		s.protected(w, r, info)
+		s.app(w, r, info)
 	}
+}
+
+// app serves a request for one of the apps: its route's, or 404 when it has none.
+func (s *Server) app(w http.ResponseWriter, r *http.Request, info *request) {
+	rt, ok := s.routes.find(requestHost(s.ownHost(r)), r.URL)
+	switch {
+	case !ok:
+		info.route = "not_found"
+		writePage(w, r, http.StatusBadRequest, "Bad request", "The path reads as more than one place; send it without dot segments or encoded slashes.")
+	case rt == nil:
+		info.route = "not_found"
+		writePage(w, r, http.StatusNotFound, "Not found", s.notFoundHint())
+	case rt.Public || rt.skipsAuth(r):
+		info.route, info.name = "skipped", rt.Name
+		hop := &upstream.Hop{TrustedPeer: s.o.Trust.Proxies.Contains(r.RemoteAddr)}
+		rt.Upstream.ServeHTTP(w, r.WithContext(upstream.WithHop(r.Context(), hop)))
+	default:
+		info.route, info.name = "protected", rt.Name
+		s.protected(w, r, info, rt)
+	}
+}
+
+func (s *Server) notFoundHint() string {
+	if s.named {
+		return "No app is served at this address."
+	}
+	return "hubgate serves " + s.o.ServicePrefix + " only."
 }
 
 // refusedMethod: CONNECT would turn hubgate into a tunnel and TRACE echoes the

@@ -652,6 +652,7 @@ func TestAccessLogHasNoSecrets(t *testing.T) {
 func TestOutsideServicePrefixIs404(t *testing.T) {
 	f := newFixture(t, access.Rules{})
 	f.server.o.ServicePrefix = "/services/gate/"
+	f.server = New(f.server.o) // routes are built from the options
 	if w := f.do(navigation("/elsewhere")); w.Code != http.StatusNotFound {
 		t.Errorf("outside the prefix: %d, want 404", w.Code)
 	}
@@ -841,6 +842,7 @@ func TestDeniedAndBlockedUsers(t *testing.T) {
 func TestUpstreamToldWhatProxyDecided(t *testing.T) {
 	f := newFixture(t, access.Rules{})
 	f.server.o.SkipAuthRoutes = []SkipRoute{{Path: regexp.MustCompile(`^/public/`)}}
+	f.server = New(f.server.o) // routes are built from the options
 	send := func(target, remote string) http.Header {
 		t.Helper()
 		r := httptest.NewRequest("GET", target, nil)
@@ -856,6 +858,7 @@ func TestUpstreamToldWhatProxyDecided(t *testing.T) {
 		t.Error("the access token went upstream without pass_access_token")
 	}
 	f.server.o.PassAccessToken = true
+	f.server = New(f.server.o) // routes are built from the options
 	if h := send("/app", "127.0.0.1:5000"); h.Get("X-Forwarded-Access-Token") != "alice-token" {
 		t.Errorf("with pass_access_token: X-Forwarded-Access-Token %q", h.Get("X-Forwarded-Access-Token"))
 	}

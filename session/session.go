@@ -69,8 +69,11 @@ type Login struct {
 
 // Options configures a Store.
 type Options struct {
-	Name    string        // session cookie name; login cookies add a suffix
-	Path    string        // cookie path (the service prefix)
+	Name string // session cookie name; login cookies add a suffix
+	Path string // cookie path (the service prefix)
+	// Domain, when set, is a parent domain every cookie is for (cookie_domain): one
+	// login for apps on several of its hosts. "" keeps cookies to the host.
+	Domain  string
 	Secrets []string      // first encodes, all decode
 	Expire  time.Duration // longest session
 	// Redis keeps sessions server-side, so that signing out ends them everywhere;
@@ -87,6 +90,7 @@ type Options struct {
 // chosen once in NewStore.
 type Store struct {
 	name, path string
+	domain     string
 	secure     func(*http.Request) bool
 	expire     time.Duration
 	login      []securecookie.Codec
@@ -115,7 +119,7 @@ func NewStore(o Options) (*Store, error) {
 	if len(o.Secrets) == 0 {
 		return nil, errors.New("session: no cookie secret")
 	}
-	s := &Store{name: o.Name, path: o.Path, expire: o.Expire, secure: o.Secure}
+	s := &Store{name: o.Name, path: o.Path, domain: o.Domain, expire: o.Expire, secure: o.Secure}
 	if s.secure == nil {
 		s.secure = func(*http.Request) bool { return false }
 	}
@@ -351,6 +355,7 @@ func (s *Store) cookie(name, value string, maxAge time.Duration, secure bool) *h
 		Name:     name,
 		Value:    value,
 		Path:     s.path,
+		Domain:   s.domain,
 		HttpOnly: true,
 		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,

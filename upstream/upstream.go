@@ -56,15 +56,60 @@ type Options struct {
 	// Headers are the identity headers sent, and scrubbed from the client's request;
 	// nil is DefaultHeaders.
 	Headers *Headers
+	// StripPrefix is taken off the path before it is sent ("/app/x" is "/x" with
+	// "/app"), and told to the upstream in X-Forwarded-Prefix.
+	StripPrefix string
+	// Pool shares connections among forwarders to the same target; nil: their own.
+	Pool *Pool
+}
+
+// Pool keeps one transport, and so one set of pooled connections, per upstream.
+type Pool struct {
+	mu sync.Mutex
+	m  map[poolKey]*http.Transport
+}
+
+type poolKey struct {
+	target  string
+	timeout time.Duration
+}
+
+// NewPool returns an empty Pool.
+func NewPool() *Pool { return &Pool{m: map[poolKey]*http.Transport{}} }
+
+func (p *Pool) dial(raw string, timeout time.Duration) (*url.URL, *http.Transport, error) {
+	if p == nil {
+		return dialWith(raw, timeout)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	target, t, err := dialWith(raw, timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	k := poolKey{raw, timeout}
+	if shared, ok := p.m[k]; ok {
+		return target, shared, nil
+	}
+	p.m[k] = t
+	return target, t, nil
+}
+
+func dialWith(raw string, timeout time.Duration) (*url.URL, *http.Transport, error) {
+	target, t, err := dial(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.ResponseHeaderTimeout = timeout
+	return target, t, nil
 }
 
 // New returns the reverse proxy to the upstream.
 func New(o Options) (*httputil.ReverseProxy, error) {
-	target, transport, err := dial(o.Target)
+	target, transport, err := o.Pool.dial(o.Target, o.Timeout)
 	if err != nil {
 		return nil, err
 	}
-	transport.ResponseHeaderTimeout = o.Timeout
 	ids := o.Headers
 	if ids == nil {
 		ids = DefaultHeaders()
@@ -77,6 +122,9 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 		Transport:  rt,
 		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
+			if o.StripPrefix != "" {
+				stripPrefix(pr.Out.URL, o.StripPrefix)
+			}
 			pr.SetURL(target)
 			h := pr.Out.Header
 			hop, _ := pr.In.Context().Value(hopKey{}).(*Hop)
@@ -84,6 +132,10 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			ids.scrub(h)
 			scrubForwarding(h, trusted)
 			forwarded(pr, trusted)
+			if o.StripPrefix != "" {
+				// After a trusted proxy's own prefix, which it stripped before us.
+				h.Set("X-Forwarded-Prefix", strings.TrimSuffix(h.Get("X-Forwarded-Prefix"), "/")+o.StripPrefix)
+			}
 			if o.PassHostHeader {
 				pr.Out.Host = pr.In.Host
 			}
@@ -113,6 +165,29 @@ func New(o Options) (*httputil.ReverseProxy, error) {
 			o.ErrorHandler(w, r, status, err)
 		},
 	}, nil
+}
+
+// stripPrefix takes prefix (clean, unescaped, no trailing slash) off u's path. The
+// proxy matched the route on every reading of the path, so the escaped form starts
+// with the prefix too; when it does not, the decoded path alone is sent.
+func stripPrefix(u *url.URL, prefix string) {
+	rest, ok := strings.CutPrefix(u.Path, prefix)
+	if !ok {
+		return
+	}
+	if !strings.HasPrefix(rest, "/") {
+		rest = "/" + rest
+	}
+	raw := ""
+	if u.RawPath != "" {
+		if r, ok := strings.CutPrefix(u.RawPath, prefix); ok {
+			raw = r
+			if !strings.HasPrefix(raw, "/") {
+				raw = "/" + raw
+			}
+		}
+	}
+	u.Path, u.RawPath = rest, raw
 }
 
 // forwarded sets X-Forwarded-For, -Host and -Proto. A trusted proxy in front of
