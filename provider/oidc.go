@@ -57,6 +57,9 @@ type OIDCOptions struct {
 	// KeysMaxAge is how long fetched signing keys are used before fetching them again.
 	KeysMaxAge time.Duration
 	Logger     *zap.Logger // told about discovery retries, at most once a minute
+
+	// noUsername is the hint of the refusal of claims that do not name the user.
+	noUsername string
 }
 
 // OIDC is an OpenID Connect provider: endpoints from discovery, ID tokens verified
@@ -112,6 +115,9 @@ func (e *DiscoveryError) Unwrap() error { return e.Err }
 func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 	if o.KeysMaxAge <= 0 {
 		o.KeysMaxAge = 10 * time.Minute
+	}
+	if o.noUsername == "" {
+		o.noUsername = "set username_claim to a claim the issuer sends"
 	}
 	p := &OIDC{o: o, client: NewHTTPClient(o.Timeout), log: o.Logger}
 	p.issuers = []issuerSpec{{url: o.IssuerURL, key: "oidc_issuer_url", audiences: append([]string{o.ClientID}, o.ExtraAudiences...), login: true}}
@@ -451,7 +457,12 @@ func (p *OIDC) Lookup(ctx context.Context, token string) (*User, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sub, _ := data["sub"].(string); sub != "" && sub != claims["sub"] {
+		// OpenID Connect Core 5.3.2: userinfo's sub must be the ID token's, or
+		// nothing userinfo says may be used.
+		switch sub, _ := data["sub"].(string); {
+		case sub == "":
+			return nil, fmt.Errorf("%w: userinfo names no subject (sub), so it cannot be matched to the session's ID token", ErrInvalidToken)
+		case sub != claims["sub"]:
 			return nil, fmt.Errorf("%w: userinfo is about another subject than the session's ID token", ErrInvalidToken)
 		}
 		// The verified ID token first; userinfo fills in what it lacks.
@@ -464,7 +475,7 @@ func (p *OIDC) Lookup(ctx context.Context, token string) (*User, error) {
 	}
 	u, err := p.user(data)
 	if err != nil {
-		return nil, &UnavailableError{Err: err}
+		return nil, err // not discovered: an *UnavailableError
 	}
 	return u, nil
 }
@@ -489,22 +500,28 @@ func (p *OIDC) lookupJWT(ctx context.Context, token string) (*User, error) {
 	}
 	u, err := p.user(claims)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return nil, err // not discovered: an *UnavailableError
 	}
 	u.Scopes = tokenScopes(claims)
 	u.Expires = idt.Expiry
 	return u, nil
 }
 
-// user is the identity the claims give.
+// user is the identity the claims give. Claims that name no user are a refusal
+// (User.Denied, a 403), not an error: the issuer answered, and asking again
+// changes nothing.
 func (p *OIDC) user(claims map[string]any) (*User, error) {
 	d, err := p.login()
 	if err != nil {
 		return nil, err
 	}
+	if name, _ := lookupPath(claims, p.o.UsernameClaim).(string); name == "" {
+		return &User{Kind: "user", Groups: []string{},
+			Denied: fmt.Sprintf("the issuer gave no %s claim to name the account by (%s)", p.o.UsernameClaim, p.o.noUsername)}, nil
+	}
 	u, err := d.generic.userFrom(claims)
 	if err != nil {
-		return nil, errors.New(strings.Replace(err.Error(), "userdata has no", "the claims have no", 1))
+		return nil, err
 	}
 	if u.Email != "" && !p.o.AllowUnverifiedEmail && !truthy(claims["email_verified"]) {
 		if p.o.UsernameClaim == p.o.EmailClaim {
