@@ -104,7 +104,7 @@ func TestComposeExample(t *testing.T) {
 // TestImportOAuth2ProxyPassesCheckConfig: what import-oauth2-proxy prints for
 // configurations in oauth2-proxy's documented format is a valid hubgate configuration.
 func TestImportOAuth2ProxyPassesCheckConfig(t *testing.T) {
-	for _, f := range []string{"github.cfg", "oidc-endpoints.cfg", "keycloak.cfg"} {
+	for _, f := range []string{"github.cfg", "google.cfg", "oidc-endpoints.cfg", "keycloak.cfg"} {
 		t.Run(f, func(t *testing.T) {
 			var out, errs strings.Builder
 			app := newApp()

@@ -24,6 +24,13 @@ func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, lo
 			return nil, nil, err
 		}
 		p = oidc
+	case "google":
+		// provider oidc at Google's issuer, with the hosted-domain rule.
+		var err error
+		if oidc, err = provider.NewGoogle(ctx, oidcOptions(cfg, log), cfg.HostedDomains); err != nil {
+			return nil, nil, err
+		}
+		p = oidc
 	case "jupyterhub":
 		p = provider.NewJupyterHub(provider.JupyterHubOptions{
 			HubURL:       cfg.HubURL,
@@ -39,8 +46,6 @@ func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, lo
 		switch cfg.Provider {
 		case "github":
 			p = provider.NewGitHub(opts, cfg.AllowedOrgs)
-		case "google":
-			p = provider.NewGoogle(opts, cfg.HostedDomains)
 		default: // django, generic
 			p = provider.NewGeneric(opts)
 		}
@@ -52,7 +57,7 @@ func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, lo
 	return access.Scoped{Provider: p, Rules: keptScopes(cfg)}, oidc, nil
 }
 
-// oidcOptions are provider oidc's settings.
+// oidcOptions are provider oidc's settings (and google's: config has set its claims).
 func oidcOptions(cfg *config.Config, log *zap.Logger) provider.OIDCOptions {
 	o := cfg.OIDC
 	return provider.OIDCOptions{
@@ -77,7 +82,7 @@ func oidcOptions(cfg *config.Config, log *zap.Logger) provider.OIDCOptions {
 	}
 }
 
-// genericOptions are the settings of every OAuth2 provider but JupyterHub.
+// genericOptions are the settings of the OAuth2 providers without discovery.
 func genericOptions(cfg *config.Config) provider.GenericOptions {
 	o := cfg.OAuth
 	return provider.GenericOptions{

@@ -33,7 +33,7 @@ func keys(c *Config) []Key {
 		boolean("skip_jwt_bearer_tokens", &oidc.SkipJWTBearerTokens, false, "oidc: verify Bearer JWTs locally against the issuer's keys, with no call to the issuer"),
 		parsed("extra_jwt_issuers", &oidc.ExtraJWTIssuers, parseJWTIssuers, nil, "oidc: more issuers whose Bearer JWTs are accepted: issuer_url=audience"),
 		boolean("oidc_logout", &oidc.Logout, false, "oidc: sign_out continues to the issuer's end_session_endpoint"),
-		duration("oidc_jwks_max_age", &oidc.KeysMaxAge, 10*time.Minute, "oidc: how long fetched signing keys are used before fetching them again (a key removed at the issuer stops working within this)"),
+		duration("oidc_jwks_max_age", &oidc.KeysMaxAge, 10*time.Minute, "oidc, google: how long fetched signing keys are used before fetching them again (a key removed at the issuer stops working within this)"),
 		str("authorize_url", &o.AuthorizeURL, "", "OAuth2 authorize endpoint (generic; overrides a preset's)"),
 		str("token_url", &o.TokenURL, "", "OAuth2 token endpoint (generic; overrides a preset's)"),
 		str("userdata_url", &o.UserdataURL, "", "URL that returns the user's JSON for a token"),

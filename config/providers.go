@@ -19,8 +19,11 @@ func (c *Config) normalizeProvider() error {
 	if err := c.checkOIDCKeys(); err != nil {
 		return err
 	}
-	if c.Provider == "oidc" {
+	switch c.Provider {
+	case "oidc":
 		return c.normalizeOIDC()
+	case "google":
+		return c.normalizeGoogle()
 	}
 	if c.Provider == "jupyterhub" {
 		c.applyPreset(provider.JupyterHubPreset)
@@ -74,8 +77,6 @@ func (c *Config) preset() (provider.Preset, error) {
 		return provider.GenericPreset, nil
 	case "github":
 		return provider.GitHubPreset(len(c.AllowedOrgs) > 0), nil
-	case "google":
-		return provider.GooglePreset, nil
 	}
 	return provider.Preset{}, bad("provider", "unknown provider %q (supported: %s)", c.Provider, strings.Join(Providers, ", "))
 }
@@ -149,16 +150,27 @@ func checkHTTPURL(key, raw string) error {
 	return nil
 }
 
+// endpointKeys are the generic provider's endpoints, which discovery gives provider
+// oidc and google.
+func (o *OAuth) endpointKeys() map[string]string {
+	return map[string]string{"authorize_url": o.AuthorizeURL, "token_url": o.TokenURL, "userdata_url": o.UserdataURL, "introspect_url": o.IntrospectURL}
+}
+
+// userdataKeys are the generic provider's userdata fields; provider oidc reads claims.
+func (o *OAuth) userdataKeys() map[string]string {
+	return map[string]string{"username_key": o.UsernameKey, "groups_key": o.GroupsKey, "email_key": o.EmailKey}
+}
+
 // normalizeOIDC checks provider oidc's settings: its endpoints come from discovery,
 // so the generic provider's endpoint and userdata keys have no place here.
 func (c *Config) normalizeOIDC() error {
 	o := &c.OAuth
-	for key, v := range map[string]string{"authorize_url": o.AuthorizeURL, "token_url": o.TokenURL, "userdata_url": o.UserdataURL, "introspect_url": o.IntrospectURL} {
+	for key, v := range o.endpointKeys() {
 		if v != "" {
 			return bad(key, "provider oidc discovers its endpoints from oidc_issuer_url; remove %s", key)
 		}
 	}
-	for key, v := range map[string]string{"username_key": o.UsernameKey, "groups_key": o.GroupsKey, "email_key": o.EmailKey} {
+	for key, v := range o.userdataKeys() {
 		if v != "" {
 			claim := strings.TrimSuffix(key, "_key") + "_claim"
 			return bad(key, "provider oidc reads claims: use %s instead", claim)
@@ -180,11 +192,49 @@ func (c *Config) normalizeOIDC() error {
 	return c.checkAccessOptions()
 }
 
+// normalizeGoogle checks provider google's settings: provider oidc at Google's
+// issuer, which names users by their verified e-mail address and gives no groups, so
+// neither endpoints nor the keys that choose claims have a place here.
+func (c *Config) normalizeGoogle() error {
+	o := &c.OAuth
+	for key, v := range o.endpointKeys() {
+		if v != "" {
+			return bad(key, "provider google discovers its endpoints at %s; remove %s (another issuer is provider oidc)", provider.GoogleIssuer, key)
+		}
+	}
+	for key, v := range o.userdataKeys() {
+		if v != "" {
+			return bad(key, "provider google names users by their verified e-mail address and gives no groups; remove %s", key)
+		}
+	}
+	// The claim keys have defaults, so only a value other than the default (or
+	// Google's own) shows they were set.
+	for _, k := range []struct{ key, value, dflt, google string }{
+		{"username_claim", c.OIDC.UsernameClaim, "preferred_username", "email"},
+		{"groups_claim", c.OIDC.GroupsClaim, "groups", ""},
+		{"email_claim", c.OIDC.EmailClaim, "email", "email"},
+	} {
+		if k.value != k.dflt && k.value != k.google {
+			return bad(k.key, "provider google names users by their verified e-mail address and gives no groups; remove %s", k.key)
+		}
+	}
+	if c.OIDC.KeysMaxAge < time.Second {
+		return bad("oidc_jwks_max_age", "must be at least 1s")
+	}
+	c.OIDC.IssuerURL = provider.GoogleIssuer
+	c.OIDC.UsernameClaim, c.OIDC.EmailClaim, c.OIDC.GroupsClaim = "email", "email", ""
+	c.applyPreset(provider.GooglePreset)
+	return c.checkAccessOptions()
+}
+
 // checkOIDCKeys refuses the oidc-only keys with any other provider: they would be
 // silently ignored.
 func (c *Config) checkOIDCKeys() error {
 	if c.Provider == "oidc" {
 		return nil
+	}
+	if c.Provider == "google" && c.OIDC.IssuerURL != "" {
+		return bad("oidc_issuer_url", "provider google's issuer is %s; remove oidc_issuer_url (another issuer is provider oidc)", provider.GoogleIssuer)
 	}
 	o := c.OIDC
 	for key, set := range map[string]bool{

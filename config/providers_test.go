@@ -162,29 +162,23 @@ func TestProviderPresets(t *testing.T) {
 			loginService: "GitHub",
 		},
 		{
-			name: "google",
-			args: oauthArgs("google", "--hosted-domain", "example.org"),
-			want: config.OAuth{
-				AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth",
-				TokenURL:     "https://oauth2.googleapis.com/token",
-				UserdataURL:  "https://openidconnect.googleapis.com/v1/userinfo",
-				UsernameKey:  "email",
-				EmailKey:     "email",
-				Scopes:       []string{"openid", "email"},
-			},
+			// No endpoints: provider google discovers them at its issuer (cfg.OIDC,
+			// TestProviderGoogleNormalized).
+			name:         "google",
+			args:         oauthArgs("google", "--hosted-domain", "example.org"),
+			want:         config.OAuth{Scopes: []string{"openid", "email"}},
 			loginService: "Google",
 		},
 		{
-			name: "google with its own scopes",
-			args: oauthArgs("google", "--scope", "openid,email,profile"),
-			want: config.OAuth{
-				AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth",
-				TokenURL:     "https://oauth2.googleapis.com/token",
-				UserdataURL:  "https://openidconnect.googleapis.com/v1/userinfo",
-				UsernameKey:  "email",
-				EmailKey:     "email",
-				Scopes:       []string{"openid", "email", "profile"},
-			},
+			name:         "google with its own scopes",
+			args:         oauthArgs("google", "--scope", "openid,email,profile"),
+			want:         config.OAuth{Scopes: []string{"openid", "email", "profile"}},
+			loginService: "Google",
+		},
+		{
+			name:         "google: openid and email added to the scopes",
+			args:         oauthArgs("google", "--scope", "profile"),
+			want:         config.OAuth{Scopes: []string{"profile", "openid", "email"}},
 			loginService: "Google",
 		},
 		{
@@ -274,7 +268,6 @@ func TestProviderRequiredKeys(t *testing.T) {
 		{"generic userdata_url ftp", genericArgs("--userdata-url", "ftp://idp.example.org/u"), "userdata_url"},
 		{"django introspect_url bad", oauthArgs("django", "--provider-url", "https://www.example.org", "--introspect-url", "introspect"), "introspect_url"},
 		{"github userdata_url bad", oauthArgs("github", "--userdata-url", "api.github.com/user"), "userdata_url"},
-		{"google token_url bad", oauthArgs("google", "--token-url", "https//oauth2.googleapis.com/token"), "token_url"},
 		{"github without client_id", withoutFlag(oauthArgs("github"), "--client-id"), "client_id"},
 		{"google without client_secret", withoutFlag(oauthArgs("google"), "--client-secret"), "client_secret"},
 		{"github without redirect_url", withoutFlag(oauthArgs("github"), "--redirect-url"), "redirect_url"},
@@ -619,6 +612,80 @@ func TestProviderOIDCErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestProviderGoogleErrors: provider google is provider oidc at Google's issuer; the
+// keys that would point it elsewhere or choose other claims are refused, naming the key.
+func TestProviderGoogleErrors(t *testing.T) {
+	google := func(extra ...string) []string { return oauthArgs("google", extra...) }
+	tests := []struct {
+		name, wantKey string
+		args          []string
+		mention       string // in the message
+	}{
+		{"oidc_issuer_url", "oidc_issuer_url", google("--oidc-issuer-url", "https://accounts.google.com"), "provider oidc"},
+		{"authorize_url", "authorize_url", google("--authorize-url", "https://accounts.google.com/o/oauth2/v2/auth"), "https://accounts.google.com"},
+		{"token_url", "token_url", google("--token-url", "https://oauth2.googleapis.com/token"), "remove token_url"},
+		{"token_url bad", "token_url", google("--token-url", "https//oauth2.googleapis.com/token"), "remove token_url"},
+		{"userdata_url", "userdata_url", google("--userdata-url", "https://openidconnect.googleapis.com/v1/userinfo"), "remove userdata_url"},
+		{"introspect_url", "introspect_url", google("--introspect-url", "https://x.example/i"), "remove introspect_url"},
+		{"username_key", "username_key", google("--username-key", "sub"), "e-mail"},
+		{"groups_key", "groups_key", google("--groups-key", "groups"), "no groups"},
+		{"email_key", "email_key", google("--email-key", "mail"), "remove email_key"},
+		{"username_claim", "username_claim", google("--username-claim", "sub"), "e-mail"},
+		{"groups_claim", "groups_claim", google("--groups-claim", "roles"), "no groups"},
+		{"email_claim", "email_claim", google("--email-claim", "mail"), "remove email_claim"},
+		{"oidc_jwks_max_age 0", "oidc_jwks_max_age", google("--oidc-jwks-max-age", "0s"), "1s"},
+		{"oidc_extra_audiences", "oidc_extra_audiences", google("--oidc-extra-audiences", "account"), "only provider oidc"},
+		{"skip_jwt_bearer_tokens", "skip_jwt_bearer_tokens", google("--skip-jwt-bearer-tokens"), "only provider oidc"},
+		{"extra_jwt_issuers", "extra_jwt_issuers", google("--extra-jwt-issuers", "https://x=aud"), "only provider oidc"},
+		{"oidc_logout", "oidc_logout", google("--oidc-logout"), "only provider oidc"},
+		{"oidc_allow_unverified_email", "oidc_allow_unverified_email", google("--oidc-allow-unverified-email"), "only provider oidc"},
+		{"allowed_groups", "allowed_groups", google("--allowed-groups", "staff"), "hosted_domain"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			ce := loadErr(t, tt.args)
+			if ce.Key != tt.wantKey {
+				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
+			}
+			if !strings.Contains(ce.Msg, tt.mention) {
+				t.Errorf("message %q does not mention %q", ce.Msg, tt.mention)
+			}
+		})
+	}
+}
+
+// TestProviderGoogleNormalized: provider google becomes provider oidc's settings at
+// Google's issuer, named by the e-mail address, with no groups.
+func TestProviderGoogleNormalized(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+	}{
+		{"defaults", oauthArgs("google")},
+		{"the claims' own values", oauthArgs("google", "--username-claim", "email", "--groups-claim", "", "--email-claim", "email")},
+		{"the claims' defaults", oauthArgs("google", "--username-claim", "preferred_username", "--groups-claim", "groups")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clearEnv(t)
+			cfg := mustLoad(t, tt.args, nil)
+			want := config.OIDC{IssuerURL: "https://accounts.google.com", UsernameClaim: "email", EmailClaim: "email", KeysMaxAge: 10 * time.Minute}
+			if !reflect.DeepEqual(cfg.OIDC, want) {
+				t.Errorf("OIDC =\n%+v\nwant\n%+v", cfg.OIDC, want)
+			}
+		})
+	}
+	t.Run("hosted_domain, the hd hint, admin_key, oidc_jwks_max_age", func(t *testing.T) {
+		clearEnv(t)
+		cfg := mustLoad(t, oauthArgs("google", "--hosted-domain", "example.org", "--extra-authorize-params", "hd=example.org",
+			"--admin-key", "is_admin", "--oidc-jwks-max-age", "1h"), nil)
+		if !slices.Equal(cfg.HostedDomains, []string{"example.org"}) || cfg.OAuth.ExtraAuthorizeParams["hd"] != "example.org" ||
+			cfg.OAuth.AdminKey != "is_admin" || cfg.OIDC.KeysMaxAge != time.Hour {
+			t.Errorf("HostedDomains %v, ExtraAuthorizeParams %v, AdminKey %q, KeysMaxAge %v", cfg.HostedDomains, cfg.OAuth.ExtraAuthorizeParams, cfg.OAuth.AdminKey, cfg.OIDC.KeysMaxAge)
+		}
+	})
 }
 
 // TestProviderOIDCNormalized: what a valid provider oidc configuration becomes.

@@ -160,7 +160,7 @@ func (tr *translator) google() {
 		tr.out.put("allowed_users", tr.emailsFile()) // google's hubgate username is the e-mail
 	case len(domains) > 0 && !anyone:
 		tr.out.put("hosted_domain", domains)
-		tr.note("email_domains", "replaced by hosted_domain: hubgate checks the verified Google Workspace domain (hd), which is narrower for accounts whose address is on a domain outside Workspace")
+		tr.note("email_domains", "replaced by hosted_domain: hubgate checks the Google Workspace domain (hd) of the verified ID token, which is narrower for accounts whose address is on a domain outside Workspace")
 	case len(domains) == 0:
 		tr.refuse("email_domains", "is not set, so oauth2-proxy let nobody in; set email_domains = [\"*\"] or list the domains")
 	}

@@ -72,7 +72,7 @@ var GenericPreset = Preset{LoginService: "OAuth 2.0", UsernameKey: "username"}
 type Generic struct {
 	OAuth
 	o GenericOptions
-	// check adds a provider's own rules (GitHub organizations, Google domains) after
+	// check adds a provider's own rule (GitHub organizations) after
 	// the userdata is read; it may set User.Denied.
 	check func(ctx context.Context, token string, data map[string]interface{}, u *User) error
 }

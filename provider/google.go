@@ -5,34 +5,53 @@ import (
 	"strings"
 )
 
-// GooglePreset is Google's OpenID Connect endpoints; the user is their email address.
+// GoogleIssuer is Google's OpenID Connect issuer: its discovery document is
+// https://accounts.google.com/.well-known/openid-configuration.
+const GoogleIssuer = "https://accounts.google.com"
+
+// GooglePreset is Google's: provider oidc's discovery and ID token verification,
+// at GoogleIssuer. The user is their e-mail address, so email is always asked for.
 var GooglePreset = Preset{
 	LoginService: "Google",
-	AuthorizeURL: "https://accounts.google.com/o/oauth2/v2/auth",
-	TokenURL:     "https://oauth2.googleapis.com/token",
-	UserdataURL:  "https://openidconnect.googleapis.com/v1/userinfo",
-	UsernameKey:  "email",
-	EmailKey:     "email",
 	Scopes:       []string{"openid", "email"},
+	ExtraScopes:  []string{"openid", "email"},
 }
 
-// NewGoogle returns the Google provider (OpenID Connect userinfo). The hd authorize
-// parameter is only a hint to Google's page, so the domain is enforced here, on the
-// hd claim and the verified email together.
-func NewGoogle(o GenericOptions, domains []string) *Generic {
-	g := NewGeneric(o)
-	g.check = func(_ context.Context, _ string, data map[string]interface{}, u *User) error {
-		u.Denied = googleDenied(data, domains)
-		return nil
+// googleIDTokenClaims are what only the verified ID token may say at login: an
+// answer of userinfo's does not stand in for one the ID token lacks.
+var googleIDTokenClaims = []string{"hd", "email", "email_verified"}
+
+// NewGoogle returns the Google provider: provider oidc at GoogleIssuer (o.IssuerURL,
+// when set, points it elsewhere: tests use a fake issuer), named by the verified
+// e-mail address, with no groups. The hd authorize parameter is only a hint to
+// Google's page, so the domains are enforced here: on the verified ID token's hd and
+// email at login, on userinfo's for a bearer token (Google's access tokens are
+// opaque).
+func NewGoogle(ctx context.Context, o OIDCOptions, domains []string) (*OIDC, error) {
+	if o.IssuerURL == "" {
+		o.IssuerURL = GoogleIssuer
 	}
-	return g
+	o.UsernameClaim, o.EmailClaim, o.GroupsClaim = "email", "email", ""
+	o.AllowUnverifiedEmail = false
+	o.IDTokenClaims = googleIDTokenClaims
+	o.issuerKey = "provider"
+	o.noUsername = "is email among the scopes?"
+	o.Check = func(claims map[string]any, u *User) {
+		if why := googleDenied(claims, domains); why != "" {
+			u.Denied = why
+		}
+	}
+	return NewOIDC(ctx, o)
 }
 
-func googleDenied(data map[string]interface{}, domains []string) string {
-	if !truthy(data["email_verified"]) {
+// googleDenied is why the claims' account may not pass, or "": a verified, usable
+// e-mail address, and with domains, an hd that is the address's domain and one of
+// them.
+func googleDenied(claims map[string]any, domains []string) string {
+	if !truthy(claims["email_verified"]) {
 		return "the Google account's email address is not verified"
 	}
-	email, _ := data["email"].(string)
+	email, _ := claims["email"].(string)
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok || local == "" || strings.Contains(domain, "@") {
 		return "the Google account has no usable email address"
@@ -40,7 +59,7 @@ func googleDenied(data map[string]interface{}, domains []string) string {
 	if len(domains) == 0 {
 		return ""
 	}
-	hd, _ := data["hd"].(string)
+	hd, _ := claims["hd"].(string)
 	hd = canonicalDomain(hd)
 	if hd == "" || hd != canonicalDomain(domain) {
 		return "the Google account does not belong to an allowed domain"

@@ -57,6 +57,18 @@ type OIDCOptions struct {
 	// KeysMaxAge is how long fetched signing keys are used before fetching them again.
 	KeysMaxAge time.Duration
 	Logger     *zap.Logger // told about discovery retries, at most once a minute
+	// Check adds a preset's own rule (Google's hosted domain) once the claims name
+	// a user: it may set u.Denied. claims are the verified ID token's, filled in by
+	// userinfo, or userinfo's alone for a bearer token.
+	Check func(claims map[string]any, u *User)
+	// IDTokenClaims are claims userinfo may not fill in when there is an ID token:
+	// only the verified token says them (Google's hd, email, email_verified).
+	IDTokenClaims []string
+
+	// issuerKey is the setting that names the issuer, in errors ("oidc_issuer_url").
+	issuerKey string
+	// noUsername is the hint of the refusal of claims that do not name the user.
+	noUsername string
 }
 
 // OIDC is an OpenID Connect provider: endpoints from discovery, ID tokens verified
@@ -113,8 +125,14 @@ func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 	if o.KeysMaxAge <= 0 {
 		o.KeysMaxAge = 10 * time.Minute
 	}
+	if o.issuerKey == "" {
+		o.issuerKey = "oidc_issuer_url"
+	}
+	if o.noUsername == "" {
+		o.noUsername = "set username_claim to a claim the issuer sends"
+	}
 	p := &OIDC{o: o, client: NewHTTPClient(o.Timeout), log: o.Logger}
-	p.issuers = []issuerSpec{{url: o.IssuerURL, key: "oidc_issuer_url", audiences: append([]string{o.ClientID}, o.ExtraAudiences...), login: true}}
+	p.issuers = []issuerSpec{{url: o.IssuerURL, key: o.issuerKey, audiences: append([]string{o.ClientID}, o.ExtraAudiences...), login: true}}
 	for _, ji := range o.ExtraJWTIssuers {
 		p.issuers = append(p.issuers, issuerSpec{url: ji.Issuer, key: "extra_jwt_issuers", audiences: []string{ji.Audience}})
 	}
@@ -170,7 +188,7 @@ func (p *OIDC) retry(ctx context.Context) {
 		}
 		err := p.discoverAll(ctx)
 		if err == nil {
-			p.log.Info("OpenID Connect discovery succeeded", zap.String("oidc_issuer_url", p.o.IssuerURL))
+			p.log.Info("OpenID Connect discovery succeeded", zap.String(p.o.issuerKey, p.o.IssuerURL))
 			return
 		}
 		if time.Since(logged) >= time.Minute {
@@ -451,12 +469,18 @@ func (p *OIDC) Lookup(ctx context.Context, token string) (*User, error) {
 		if err != nil {
 			return nil, err
 		}
-		if sub, _ := data["sub"].(string); sub != "" && sub != claims["sub"] {
+		// OpenID Connect Core 5.3.2: userinfo's sub must be the ID token's, or
+		// nothing userinfo says may be used.
+		switch sub, _ := data["sub"].(string); {
+		case sub == "":
+			return nil, fmt.Errorf("%w: userinfo names no subject (sub), so it cannot be matched to the session's ID token", ErrInvalidToken)
+		case sub != claims["sub"]:
 			return nil, fmt.Errorf("%w: userinfo is about another subject than the session's ID token", ErrInvalidToken)
 		}
-		// The verified ID token first; userinfo fills in what it lacks.
+		// The verified ID token first; userinfo fills in what it lacks, except the
+		// claims only the ID token may say.
 		for k, v := range data {
-			if _, ok := claims[k]; !ok {
+			if _, ok := claims[k]; !ok && !slices.Contains(p.o.IDTokenClaims, k) {
 				claims[k] = v
 			}
 		}
@@ -464,7 +488,7 @@ func (p *OIDC) Lookup(ctx context.Context, token string) (*User, error) {
 	}
 	u, err := p.user(data)
 	if err != nil {
-		return nil, &UnavailableError{Err: err}
+		return nil, err // not discovered: an *UnavailableError
 	}
 	return u, nil
 }
@@ -489,28 +513,37 @@ func (p *OIDC) lookupJWT(ctx context.Context, token string) (*User, error) {
 	}
 	u, err := p.user(claims)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return nil, err // not discovered: an *UnavailableError
 	}
 	u.Scopes = tokenScopes(claims)
 	u.Expires = idt.Expiry
 	return u, nil
 }
 
-// user is the identity the claims give.
+// user is the identity the claims give. Claims that name no user are a refusal
+// (User.Denied, a 403), not an error: the issuer answered, and asking again
+// changes nothing.
 func (p *OIDC) user(claims map[string]any) (*User, error) {
 	d, err := p.login()
 	if err != nil {
 		return nil, err
 	}
+	if name, _ := lookupPath(claims, p.o.UsernameClaim).(string); name == "" {
+		return &User{Kind: "user", Groups: []string{},
+			Denied: fmt.Sprintf("the issuer gave no %s claim to name the account by (%s)", p.o.UsernameClaim, p.o.noUsername)}, nil
+	}
 	u, err := d.generic.userFrom(claims)
 	if err != nil {
-		return nil, errors.New(strings.Replace(err.Error(), "userdata has no", "the claims have no", 1))
+		return nil, err
 	}
 	if u.Email != "" && !p.o.AllowUnverifiedEmail && !truthy(claims["email_verified"]) {
 		if p.o.UsernameClaim == p.o.EmailClaim {
 			u.Denied = "the account's e-mail address is not verified"
 		}
 		u.Email = ""
+	}
+	if p.o.Check != nil {
+		p.o.Check(claims, u)
 	}
 	return u, nil
 }
@@ -573,11 +606,11 @@ func (p *OIDC) Ready(ctx context.Context) error {
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("oidc_issuer_url: %w", redactURL(err))
+		return fmt.Errorf("%s: %w", p.o.issuerKey, redactURL(err))
 	}
 	drain(resp)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("oidc_issuer_url: the discovery document answered HTTP %d", resp.StatusCode)
+		return fmt.Errorf("%s: the discovery document answered HTTP %d", p.o.issuerKey, resp.StatusCode)
 	}
 	return nil
 }

@@ -599,10 +599,61 @@ func TestOIDCLookupRefusals(t *testing.T) {
 	if _, err := p.Lookup(context.Background(), "unknown-token"); !isInvalid(err) {
 		t.Errorf("userinfo 401: Lookup = %v (%T), want ErrInvalidToken", err, err)
 	}
-	// Userinfo answers but says nothing hubgate can name the user by: a setup problem.
-	if _, err := p.Lookup(context.Background(), "nameless"); !isUnavailable(err) {
-		t.Errorf("no username claim: Lookup = %v (%T), want *UnavailableError", err, err)
+}
+
+// Claims that name no user (no username_claim in the verified ID token nor in
+// userinfo) are a refusal naming the claim, a 403: not an outage (502), since asking
+// again changes nothing.
+func TestOIDCNoUsernameClaimIsARefusal(t *testing.T) {
+	testKeys(t)
+	const verifier = "nameless-login-verifier-nnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+	refused := func(t *testing.T, u *User, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("Lookup = %v (%T), want a user with Denied", err, err)
+		}
+		if !strings.Contains(u.Denied, "preferred_username") || !strings.Contains(u.Denied, "username_claim") || u.Name != "" {
+			t.Errorf("user = %+v, want no name and Denied naming preferred_username and username_claim", *u)
+		}
 	}
+	t.Run("userinfo", func(t *testing.T) {
+		f := newIssuerFake(t)
+		f.set(func(f *issuerFake) { f.userinfo["nameless"] = `{"sub":"x","email":"x@example.org"}` })
+		u, err := startOIDC(t, f.options()).Lookup(context.Background(), "nameless")
+		refused(t, u, err)
+	})
+	t.Run("login: ID token and userinfo", func(t *testing.T) {
+		f := newIssuerFake(t)
+		p := startOIDC(t, f.options())
+		f.set(func(f *issuerFake) {
+			f.idToken = signRS(t, f.claims(verifier, map[string]any{"preferred_username": nil}))
+			f.userinfo[oidcAccess] = `{"sub":"alice-sub","groups":["staff"]}`
+		})
+		tok, err := p.Exchange(context.Background(), "code", verifier)
+		if err != nil {
+			t.Fatalf("Exchange: %v", err)
+		}
+		u, err := p.Lookup(WithIDToken(context.Background(), tok.Extra("id_token").(string)), tok.AccessToken)
+		refused(t, u, err)
+	})
+	t.Run("JWT bearer", func(t *testing.T) {
+		f := newIssuerFake(t)
+		o := f.options()
+		o.JWTBearer = true
+		tok := signRS(t, f.claims("", map[string]any{"preferred_username": nil, "nonce": nil, "at_hash": nil}))
+		u, err := startOIDC(t, o).Lookup(context.Background(), tok)
+		refused(t, u, err)
+	})
+	t.Run("nested claim", func(t *testing.T) {
+		f := newIssuerFake(t)
+		f.set(func(f *issuerFake) { f.userinfo[oidcAccess] = `{"sub":"x","profile":{"login":""}}` })
+		o := f.options()
+		o.UsernameClaim = "profile.login"
+		u, err := startOIDC(t, o).Lookup(context.Background(), oidcAccess)
+		if err != nil || !strings.Contains(u.Denied, "profile.login") {
+			t.Errorf("Lookup = %+v, %v; want Denied naming profile.login", u, err)
+		}
+	})
 }
 
 func TestOIDCLookupWithIDToken(t *testing.T) {
@@ -635,6 +686,18 @@ func TestOIDCLookupWithIDToken(t *testing.T) {
 			wantName: "alice", wantGroup: []string{"staff"}},
 		{name: "userinfo about another subject", invalid: true,
 			info:    `{"sub":"bob-sub","preferred_username":"bob"}`,
+			idToken: func(f *issuerFake) string { return signRS(t, f.claims("", nil)) }},
+		{name: "userinfo without sub", invalid: true,
+			info:    `{"preferred_username":"bob","groups":["admins"]}`,
+			idToken: func(f *issuerFake) string { return signRS(t, f.claims("", nil)) }},
+		{name: "userinfo with an empty sub", invalid: true,
+			info:    `{"sub":"","groups":["admins"]}`,
+			idToken: func(f *issuerFake) string { return signRS(t, f.claims("", nil)) }},
+		{name: "userinfo sub not a string", invalid: true,
+			info:    `{"sub":12345,"groups":["admins"]}`,
+			idToken: func(f *issuerFake) string { return signRS(t, f.claims("", map[string]any{"sub": "12345"})) }},
+		{name: "userinfo sub differs in case", invalid: true,
+			info:    `{"sub":"Alice-Sub","groups":["admins"]}`,
 			idToken: func(f *issuerFake) string { return signRS(t, f.claims("", nil)) }},
 		{name: "forged ID token: another key", invalid: true,
 			info: `{"sub":"alice-sub","groups":["staff"]}`,

@@ -230,8 +230,12 @@ func (s *Server) notAllowed(w http.ResponseWriter, r *http.Request, u *provider.
 	if u.Denied != "" {
 		why = u.Denied
 	}
+	who := "You are signed in as " + u.Name
+	if u.Name == "" { // the provider's answer named no one (User.Denied says why)
+		who = "You are signed in"
+	}
 	writePage(w, r, http.StatusForbidden, "Access denied",
-		"You are signed in as "+u.Name+", but "+why+". Ask the service's administrator for access.")
+		who+", but "+why+". Ask the service's administrator for access.")
 }
 
 // isNavigation reports a browser loading a page, the only kind of request that may be

@@ -836,6 +836,33 @@ func TestDeniedAndBlockedUsers(t *testing.T) {
 	}
 }
 
+// A provider whose answer names no one (provider oidc without the username claim)
+// refuses with User.Denied: the login and a bearer token get the 403 page saying why,
+// not the 502 of a provider that is down, and no session begins.
+func TestDeniedWithoutUsername(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	const why = "the issuer gave no preferred_username claim to name the account by (set username_claim to a claim the issuer sends)"
+	f.hub.users["nameless-token"] = &provider.User{Kind: "user", Groups: []string{}, Denied: why}
+	w, cookies := f.login(t, "/app", "nameless-token")
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("login: status %d, want 403\n%s", w.Code, w.Body)
+	}
+	body := w.Body.String()
+	if !strings.Contains(body, "Access denied") || !strings.Contains(body, "preferred_username") || strings.Contains(body, "signed in as ,") {
+		t.Errorf("the 403 page does not say why (or names an empty user):\n%s", body)
+	}
+	for _, c := range cookies {
+		if c.Name == "_hubgate" && c.MaxAge >= 0 && c.Value != "" {
+			t.Errorf("a session cookie was set for a refused login: %+v", c)
+		}
+	}
+	r := httptest.NewRequest("GET", "/app", nil)
+	r.Header.Set("Authorization", "Bearer nameless-token")
+	if w := f.do(r); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "preferred_username") {
+		t.Errorf("bearer: status %d, want 403 saying why\n%s", w.Code, w.Body)
+	}
+}
+
 // TestUpstreamToldWhatProxyDecided: the forwarder is told per request what the Server
 // decided: the access token only with pass_access_token, and forwarding headers kept
 // only from a trusted proxy, on protected and skipped routes alike.
