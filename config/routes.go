@@ -188,14 +188,14 @@ func (r *Route) check(c *Config) error {
 	if underPrefix(r.Path, c.Prefix) {
 		return bad("path", "%q is hubgate's own (prefix %s)", r.Path, c.Prefix)
 	}
-	if r.Name == "" {
-		r.Name = r.Path
-	}
-	if strings.ContainsAny(r.Name, " ,&=?#\"'<>\\") {
-		return bad("name", "%q: use letters, digits, - _ . / only (it goes in ?route=NAME)", r.Name)
-	}
 	if err := r.normalizeHost(); err != nil {
 		return err
+	}
+	if r.Name == "" {
+		r.Name = r.Host + r.Path
+	}
+	if strings.ContainsAny(r.Name, " ,&=?#\"'<>\\%+") {
+		return bad("name", "%q: use letters, digits and - _ . / * only (it goes in ?route=NAME)", r.Name)
 	}
 	if err := checkUpstream(r.Upstream); err != nil {
 		return err
@@ -236,15 +236,15 @@ func (r *Route) normalizeHost() error {
 func (c *Config) checkRouteSet() error {
 	names, places := map[string]*Route{}, map[[2]string]*Route{}
 	for _, r := range c.Routes {
-		if other, ok := names[r.Name]; ok {
-			return routeError(r, bad("name", "%q is also routes[%d]'s name", r.Name, other.Index))
-		}
-		names[r.Name] = r
 		place := [2]string{r.Host, r.Path}
 		if other, ok := places[place]; ok {
 			return routeError(r, bad("path", "routes[%d] already serves %s%s: this route would never be used", other.Index, r.Host, r.Path))
 		}
 		places[place] = r
+		if other, ok := names[r.Name]; ok {
+			return routeError(r, bad("name", "%q is also routes[%d]'s name", r.Name, other.Index))
+		}
+		names[r.Name] = r
 	}
 	return c.checkCookieDomain()
 }

@@ -143,7 +143,7 @@ func (rs *routes) find(host string, u *url.URL) (r *Route, ok bool) {
 	if !strings.HasPrefix(p, "/") {
 		return nil, true // "*" (OPTIONS *) or an empty path: no app's
 	}
-	if u.RawPath == "" && isCleanPath(p) && !(rs.caseless && hasUpper(p)) {
+	if u.RawPath == "" && isCleanPath(p) && !strings.Contains(p, "%") && !(rs.caseless && hasUpper(p)) {
 		return r, true // the common case: one reading
 	}
 	escaped := u.EscapedPath()
