@@ -79,8 +79,20 @@ func checkConfig(c *cli.Context) error {
 	if cfg.Managed {
 		mode = "JupyterHub-managed service"
 	}
-	fmt.Printf("configuration OK (%s): provider %s, listen %s, upstream %s, endpoints under %s\n",
-		mode, cfg.Provider, cfg.Listen, cfg.Upstream, cfg.Prefix)
+	if len(cfg.Routes) == 0 {
+		fmt.Printf("configuration OK (%s): provider %s, listen %s, upstream %s, endpoints under %s\n",
+			mode, cfg.Provider, cfg.Listen, cfg.Upstream, cfg.Prefix)
+		return nil
+	}
+	fmt.Printf("configuration OK (%s): provider %s, listen %s, %d routes, endpoints under %s\n",
+		mode, cfg.Provider, cfg.Listen, len(cfg.Routes), cfg.Prefix)
+	for _, r := range cfg.Routes {
+		access := "login"
+		if r.Public {
+			access = "public"
+		}
+		fmt.Printf("  route %s: %s%s -> %s (%s)\n", r.Name, r.Host, r.Path, r.Upstream, access)
+	}
 	return nil
 }
 

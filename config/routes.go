@@ -141,7 +141,7 @@ func (c *Config) readRoute(r *Route, spec map[string]interface{}) error {
 	for _, name := range names {
 		k, ok := byName[name]
 		if !ok {
-			return bad("routes", "unknown key %q in a route (a route takes: %s)", name, strings.Join(routeKeyList(), ", "))
+			return &Error{Key: name, Msg: "unknown key in a route (a route takes: " + strings.Join(routeKeyList(), ", ") + ")"}
 		}
 		v := spec[name]
 		if v == nil {

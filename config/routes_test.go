@@ -127,9 +127,9 @@ func TestRouteErrors(t *testing.T) {
 		name, top, routes string
 		key               string // the Error's key
 	}{
-		{"unknown key", "", one("    allowed_user: [alice]\n"), "routes[0].routes"},
-		{"unknown key names the route", "", one("    name: grafana\n    colour: red\n"), "routes[0] (grafana).routes"},
-		{"top-level-only key", "", one("    cookie_secret: [x]\n"), "routes[0].routes"},
+		{"unknown key", "", one("    allowed_user: [alice]\n"), "routes[0].allowed_user"},
+		{"unknown key names the route", "", one("    name: grafana\n    colour: red\n"), "routes[0] (grafana).colour"},
+		{"top-level-only key", "", one("    cookie_secret: [x]\n"), "routes[0].cookie_secret"},
 		{"no path", "", "  - upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"relative path", "", "  - path: a\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"dot segment", "", "  - path: /a/../b\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
