@@ -63,7 +63,7 @@ func rdParam(r *http.Request) string {
 // beginLogin saves fresh login state in its own cookie and sends the browser to the
 // provider. rd is validated here (returnTo), so only an allowed address is stored.
 func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
-	login := session.NewLogin(s.returnTo(r, rd))
+	login := session.NewLogin(s.acrossHosts(r, s.returnTo(r, rd)))
 	if err := s.o.Sessions.SaveLogin(w, r, login); err != nil {
 		s.log.Error("saving login state", zap.Error(err))
 		writePage(w, r, http.StatusInternalServerError, "Login failed", "hubgate could not start the login.")
@@ -77,6 +77,20 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, rd string) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	redirectToLogin(w, r, target, s.o.LoginService)
+}
+
+// acrossHosts makes a return path absolute when the login began on a route's host
+// other than the callback's: the browser comes back on redirect_url's host, and a
+// bare path would leave it there.
+func (s *Server) acrossHosts(r *http.Request, back string) string {
+	if s.callbackHost == "" || !strings.HasPrefix(back, "/") {
+		return back
+	}
+	host := s.ownHost(r)
+	if h := requestHost(host); h == s.callbackHost || !s.routes.servesHost(h) {
+		return back
+	}
+	return s.o.Trust.Scheme(r) + "://" + host + back
 }
 
 // callback finishes a login: state checked exactly, code exchanged (with the PKCE

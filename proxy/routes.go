@@ -96,6 +96,19 @@ func (rs *routes) allowsSomewhere(u *provider.User, fallback *access.Rules) bool
 	return !protected && fallback.Decide(u, access.Narrowing{}).Allow
 }
 
+// servesHost reports whether some route names host (exact or by wildcard).
+func (rs *routes) servesHost(host string) bool {
+	if rs.exact[host] != nil {
+		return true
+	}
+	for _, w := range rs.wildcard {
+		if strings.HasSuffix(host, w.domain) && len(host) > len(w.domain) {
+			return true
+		}
+	}
+	return false
+}
+
 // match is the route of host (lower case, no port) and the decoded path p, or nil.
 func (rs *routes) match(host, p string) *Route {
 	if paths := rs.exact[host]; paths != nil {

@@ -326,3 +326,25 @@ func TestRoutesAuthEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// A login that begins on another route host than the callback's comes back to it.
+func TestRoutesLoginAcrossHosts(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	o := f.server.o
+	o.Routes = []*Route{
+		{Name: "b", Host: "b.gate.test", Path: "/", Upstream: o.Upstream},
+		{Name: "main", Path: "/", Upstream: o.Upstream},
+	}
+	f.server = New(o)
+	for target, want := range map[string]string{
+		"http://b.gate.test/page?x=1": "http://b.gate.test/page?x=1",
+		"http://gate.test/page":       "/page", // the callback's own host
+		"http://other.test/page":      "/page", // no route's host: never made absolute
+	} {
+		w := f.do(navigation(target))
+		cb := withCookies(f.callback(w, "alice-token"), w.Result().Cookies())
+		if got := f.do(cb).Header().Get("Location"); got != want {
+			t.Errorf("login from %s returned to %q, want %q", target, got, want)
+		}
+	}
+}

@@ -88,6 +88,8 @@ type Server struct {
 	// which route it answers for; with the one implicit route it always knows.
 	named bool
 	only  *Route // the one route, when !named
+	// callbackHost is redirect_url's host (requestHost's form), "" for a path.
+	callbackHost string
 }
 
 // New returns a Server.
@@ -124,6 +126,7 @@ func New(o Options) *Server {
 	s.access = o.Logger.WithOptions(zap.WithCaller(false))
 	if u, err := url.Parse(o.RedirectURL); err == nil && u.Path != "" {
 		s.callbackPath = u.Path
+		s.callbackHost = requestHost(u.Host)
 	}
 	return s
 }
