@@ -152,6 +152,8 @@ func TestLegacyKeycloak(t *testing.T) {
 		"basic_auth_password":  "upstream-basic-password",
 		"prefer_email_to_user": true,
 		"set_xauthrequest":     true,
+		// Two upstreams are two routes, with the rules above.
+		"routes": []map[string]string{{"path": "/", "upstream": "http://127.0.0.1:8080"}, {"path": "/grafana", "upstream": "http://127.0.0.1:3000"}},
 	})
 	wantNote(t, tr, "validate_url", "not needed")
 	wantValid(t, tr)
@@ -464,15 +466,17 @@ func TestSecretsFromFiles(t *testing.T) {
 
 func TestServerAndUpstreams(t *testing.T) {
 	tr := translate(t, with("--http-address=http://0.0.0.0:4180", "--https-address=:8443", "--tls-cert-file=/c.pem",
-		"--tls-key-file=/k.pem", "--upstream=http://127.0.0.1:9000/api/", "--upstream=file:///var/www#/static/",
+		"--tls-key-file=/k.pem", "--upstream=http://127.0.0.1:9000/api/", "--upstream=file:///var/www#/static/", "--upstream=http://127.0.0.1:9001/api",
 		"--metrics-address=127.0.0.1:9100", "--proxy-prefix=/auth", "--upstream-timeout=90s", "--trusted-proxy-ip=10.0.0.0/8",
 		"--reverse-proxy"), nil, noFiles)
 	wantKeys(t, tr, map[string]any{
-		"listen": ":8443", "tls_cert_file": "/c.pem", "tls_key_file": "/k.pem", "upstream": "http://127.0.0.1:8080",
+		"listen": ":8443", "tls_cert_file": "/c.pem", "tls_key_file": "/k.pem",
+		"routes": []map[string]string{{"path": "/", "upstream": "http://127.0.0.1:8080"}, {"path": "/api", "upstream": "http://127.0.0.1:9000"}},
 		"metrics_listen": "127.0.0.1:9100", "prefix": "/auth", "upstream_timeout": "1m30s", "trusted_proxies": []string{"10.0.0.0/8"},
 	})
 	wantNote(t, tr, "http_address", "one listener")
-	wantNote(t, tr, "upstreams", `"http://127.0.0.1:9000/api/" not carried over: one hubgate serves one upstream`)
+	wantNote(t, tr, "upstreams", `"http://127.0.0.1:9001/api" not carried over: an earlier upstream serves /api`)
+	wantNote(t, tr, "upstreams", "each upstream is a route")
 	wantNote(t, tr, "upstreams", "hubgate serves no files")
 
 	tr = translate(t, []string{"--provider=github", "--client-id=i", "--client-secret=s", "--email-domain=*",

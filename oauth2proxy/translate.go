@@ -198,30 +198,42 @@ func (tr *translator) upstreams() {
 		tr.refuse("upstreams", "is not set; hubgate needs the service to protect (--upstream=http://127.0.0.1:8080/)")
 		return
 	}
-	var chosen, chosenPath string
+	type upstream struct{ target, path string }
+	var ups []upstream
 	for _, raw := range tr.src.list("upstreams") {
 		target, path, err := upstreamTarget(raw)
 		if err != nil {
 			tr.note("upstreams", "%q not carried over: %v", raw, err)
 			continue
 		}
-		if chosen == "" || (path == "/" && chosenPath != "/") {
-			if chosen != "" {
-				tr.note("upstreams", "%q not carried over: one hubgate serves one upstream; the one at / is kept", chosen)
-			}
-			chosen, chosenPath = target, path
+		path = strings.TrimSuffix(path, "/")
+		if path == "" {
+			path = "/"
+		}
+		if slices.ContainsFunc(ups, func(u upstream) bool { return u.path == path }) {
+			tr.note("upstreams", "%q not carried over: an earlier upstream serves %s", raw, path)
 			continue
 		}
-		tr.note("upstreams", "%q not carried over: one hubgate serves one upstream", raw)
+		ups = append(ups, upstream{target, path})
 	}
-	if chosen == "" {
+	switch {
+	case len(ups) == 0:
 		tr.refuse("upstreams", "has no http(s) or unix upstream for hubgate to forward to")
-		return
+	case len(ups) == 1 && ups[0].path != "/":
+		tr.note("upstreams", "oauth2-proxy sent only %s to %s; hubgate forwards every path to it", ups[0].path, ups[0].target)
+		fallthrough
+	case len(ups) == 1:
+		tr.out.put("upstream", ups[0].target)
+	default:
+		// Several upstreams are routes: each its path and below (oauth2-proxy also
+		// sent /apix to /api), all with the top-level rules.
+		var routes []map[string]string
+		for _, u := range ups {
+			routes = append(routes, map[string]string{"path": u.path, "upstream": u.target})
+		}
+		tr.note("upstreams", "each upstream is a route (path and below, the longest path wins; no route for a path is 404); give a route its own rules in hubgate (see README, Several apps: routes)")
+		tr.out.put("routes", routes)
 	}
-	if chosenPath != "/" {
-		tr.note("upstreams", "oauth2-proxy sent only %s to %s; hubgate forwards every path to it", chosenPath, chosen)
-	}
-	tr.out.put("upstream", chosen)
 }
 
 // upstreamTarget reads an oauth2-proxy upstream: http(s)://host[:port][/path] or
