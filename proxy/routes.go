@@ -96,6 +96,10 @@ func (rs *routes) allowsSomewhere(u *provider.User, fallback *access.Rules) bool
 	return !protected && fallback.Decide(u, access.Narrowing{}).Allow
 }
 
+// byHost reports whether some route names a host: otherwise the request's host
+// need not be read.
+func (rs *routes) byHost() bool { return len(rs.exact) > 0 || len(rs.wildcard) > 0 }
+
 // servesHost reports whether some route names host (exact or by wildcard).
 func (rs *routes) servesHost(host string) bool {
 	if rs.exact[host] != nil {

@@ -206,7 +206,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 
 // app serves a request for one of the apps: its route's, or 404 when it has none.
 func (s *Server) app(w http.ResponseWriter, r *http.Request, info *request) {
-	rt, ok := s.routes.find(requestHost(s.ownHost(r)), r.URL)
+	host := ""
+	if s.routes.byHost() {
+		host = requestHost(s.ownHost(r))
+	}
+	rt, ok := s.routes.find(host, r.URL)
 	switch {
 	case !ok:
 		info.route = "not_found"
