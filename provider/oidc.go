@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -85,7 +86,13 @@ type OIDC struct {
 	mu      sync.RWMutex
 	found   []*discovered // by issuers' index; nil until discovered
 	lastErr error         // why discovery last failed
+
+	audienceLogged atomic.Int64 // unix seconds: the last other-audience bearer JWT logged
 }
+
+// errOtherAudience marks a token refused for its aud alone: the one refusal whose
+// fix is in hubgate's configuration, so it is logged (audienceHint).
+var errOtherAudience = errors.New("the token is for audience")
 
 // issuerSpec is an issuer to discover: the key that configures it, the audiences
 // its tokens may carry, and whether hubgate logs in there (and so needs its OAuth2
@@ -421,7 +428,7 @@ func (p *OIDC) verify(ctx context.Context, d *discovered, raw string, checkTimes
 		return nil, nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if !slices.ContainsFunc(idt.Audience, func(a string) bool { return slices.Contains(d.audiences, a) }) {
-		return nil, nil, fmt.Errorf("%w: the token is for audience %q, not this service", ErrInvalidToken, idt.Audience)
+		return nil, nil, fmt.Errorf("%w: %w %q, not this service", ErrInvalidToken, errOtherAudience, idt.Audience)
 	}
 	if checkTimes && idt.IssuedAt.After(time.Now().Add(Leeway)) {
 		return nil, nil, fmt.Errorf("%w: the token was issued in the future (iat)", ErrInvalidToken)
@@ -509,6 +516,9 @@ func (p *OIDC) lookupJWT(ctx context.Context, token string) (*User, error) {
 	}
 	idt, claims, err := p.verify(ctx, d, token, true)
 	if err != nil {
+		if errors.Is(err, errOtherAudience) {
+			p.audienceHint(d, err)
+		}
 		return nil, err
 	}
 	u, err := p.user(claims)
@@ -518,6 +528,18 @@ func (p *OIDC) lookupJWT(ctx context.Context, token string) (*User, error) {
 	u.Scopes = tokenScopes(claims)
 	u.Expires = idt.Expiry
 	return u, nil
+}
+
+// audienceHint says, at most once a minute, why a signed bearer JWT of a trusted
+// issuer was refused and what would let such tokens in: Keycloak's access tokens,
+// for one, carry aud "account" unless an audience mapper adds the client id.
+func (p *OIDC) audienceHint(d *discovered, err error) {
+	now, last := time.Now().Unix(), p.audienceLogged.Load()
+	if now-last < 60 || !p.audienceLogged.CompareAndSwap(last, now) {
+		return
+	}
+	p.log.Info("a Bearer JWT signed by a trusted issuer was refused for its audience; if such tokens should pass, add the audience to oidc_extra_audiences (Keycloak: or give the client an audience mapper)",
+		zap.String("issuer", d.issuer), zap.Strings("accepted", d.audiences), zap.Error(err))
 }
 
 // user is the identity the claims give. Claims that name no user are a refusal

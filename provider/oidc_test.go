@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -26,6 +27,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 var (
@@ -943,5 +946,29 @@ func TestOIDCEndSessionURLEncodesRedirect(t *testing.T) {
 	none.set(func(f *issuerFake) { f.editDoc = func(d map[string]any) { delete(d, "end_session_endpoint") } })
 	if got := startOIDC(t, none.options()).EndSessionURL("the.id.token", back); got != "" {
 		t.Errorf("EndSessionURL without end_session_endpoint = %q, want \"\"", got)
+	}
+}
+
+// A signed bearer JWT refused for its audience alone is logged, once a minute, with
+// the fix: oidc_extra_audiences (Keycloak's access tokens say aud "account").
+func TestOIDCOtherAudienceHint(t *testing.T) {
+	f := newIssuerFake(t)
+	core, logs := observer.New(zap.InfoLevel)
+	o := f.options()
+	o.JWTBearer, o.Logger = true, zap.New(core)
+	p := startOIDC(t, o)
+	account := signRS(t, f.claims("", map[string]any{"aud": "account", "nonce": nil, "at_hash": nil}))
+	for range 3 {
+		if _, err := p.Lookup(context.Background(), account); !isInvalid(err) {
+			t.Fatalf("Lookup: %v, want ErrInvalidToken", err)
+		}
+	}
+	tampered := signRS(t, f.claims("", map[string]any{"nonce": nil, "at_hash": nil}))
+	if _, err := p.Lookup(context.Background(), tampered[:len(tampered)-4]+"AAAA"); !isInvalid(err) {
+		t.Fatalf("tampered: %v", err)
+	}
+	hints := logs.FilterMessageSnippet("oidc_extra_audiences").All()
+	if len(hints) != 1 || !strings.Contains(fmt.Sprint(hints[0].ContextMap()["error"]), "account") {
+		t.Errorf("%d hints (%v), want one naming the audience", len(hints), hints)
 	}
 }
