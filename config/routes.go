@@ -174,8 +174,7 @@ func (r *Route) check(c *Config) error {
 	if r.Path == "" {
 		return bad("path", "is required: the path prefix this route serves, e.g. /grafana or / for everything else")
 	}
-	u, err := url.Parse(r.Path)
-	if err != nil || !strings.HasPrefix(r.Path, "/") || u.Path != r.Path || r.Path != cleanPrefix(r.Path) {
+	if !cleanRoutePath(r.Path) {
 		return bad("path", "%q is not a clean absolute path like /grafana/", r.Path)
 	}
 	r.Path = strings.TrimSuffix(r.Path, "/")
@@ -249,22 +248,18 @@ func (c *Config) checkRouteSet() error {
 	return c.checkCookieDomain()
 }
 
-// cleanPrefix is p with "." and ".." resolved and repeated slashes folded; a route's
-// path must already be so.
-func cleanPrefix(p string) string {
-	if strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%") {
-		return ""
+// cleanRoutePath: a route's path is absolute and written as the proxy compares it,
+// decoded: no escapes, query, dot segments, repeated slashes, ";" or "\\".
+func cleanRoutePath(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%?#") {
+		return false
 	}
-	return removeDots(p)
-}
-
-func removeDots(p string) string {
 	for _, seg := range strings.Split(p, "/") {
 		if seg == "." || seg == ".." {
-			return ""
+			return false
 		}
 	}
-	return p
+	return true
 }
 
 // underPrefix: p is prefix or below it ("/a" is under "/a/" and "/a", "/ab" is not).
