@@ -1,13 +1,16 @@
 package proxy
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
@@ -347,4 +350,89 @@ func TestRoutesLoginAcrossHosts(t *testing.T) {
 			t.Errorf("login from %s returned to %q, want %q", target, got, want)
 		}
 	}
+}
+
+// hubgate's own paths are never an app's: a path under the prefix that is no
+// endpoint is 404, not the catch-all route's; nginx's escaped
+// auth_request /oauth2/auth?route=NAME is the auth endpoint with that query.
+func TestRoutesOwnPrefix(t *testing.T) {
+	f := routesFixture(t)
+	for _, c := range []struct {
+		target, token string
+		status        int
+	}{
+		{"/oauth2/nosuch", "", 404},
+		{"/oauth2", "", 404},
+		{"/oauth2/auth%3Froute=staff", "bob-token", 403},
+		{"/oauth2/auth%3Froute=staff", "alice-token", 202},
+		{"/oauth2/auth%3froute=chat", "bob-token", 202},
+		{"/oauth2/auth%3Froute=staff&allowed_users=bob", "alice-token", 403},
+		{"/oauth2/auth%3Froute=nosuch", "alice-token", 404},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		u, err := url.ParseRequestURI(c.target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.URL, r.RequestURI = u, c.target
+		if c.token != "" {
+			r.Header.Set("Authorization", "token "+c.token)
+		}
+		if w := f.do(r); w.Code != c.status {
+			t.Errorf("%s: status %d, want %d: %s", c.target, w.Code, c.status, w.Body)
+		}
+	}
+	if len(f.seen) > 0 {
+		h := <-f.seen
+		t.Errorf("%s reached an app", h.Get("X-Seen-Uri"))
+	}
+}
+
+// A WebSocket upgrade through a route is logged and counted as 101, not 200.
+func TestRoutesUpgradeLoggedAs101(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	ws := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+	}))
+	t.Cleanup(ws.Close)
+	fwd, err := upstream.New(upstream.Options{Target: ws.URL, ErrorHandler: UpstreamError(f.server.log)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := f.server.o
+	o.Routes = []*Route{{Name: "chat", Path: "/chat", Upstream: fwd}}
+	f.server = New(o)
+	gate := httptest.NewServer(f.server)
+	t.Cleanup(gate.Close)
+	c, err := net.Dial("tcp", gate.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "GET /chat/ws HTTP/1.1\r\nHost: gate.test\r\nAuthorization: token alice-token\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 101") {
+		t.Fatalf("answer %q, %v", line, err)
+	}
+	c.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range f.logs.FilterMessage("request").All() {
+			if e.ContextMap()["route"] == "chat" {
+				if got := e.ContextMap()["status"]; got != int64(101) {
+					t.Fatalf("logged status %v, want 101", got)
+				}
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no access log line for the upgrade")
 }

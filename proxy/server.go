@@ -3,8 +3,10 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -184,6 +186,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	case p == s.o.Prefix+"/auth":
 		info.route = "auth"
 		s.authRequest(w, r, info)
+	case strings.HasPrefix(p, s.o.Prefix+"/auth?"):
+		// nginx's auth_request /oauth2/auth?route=NAME sends the "?" escaped, as
+		// part of the path: it is the auth endpoint with that query.
+		info.route = "auth"
+		s.authRequest(w, withEscapedQuery(r), info)
 	case p == s.callbackPath || p == s.o.Prefix+"/callback":
 		info.route = "login"
 		s.callback(w, r, info)
@@ -199,6 +206,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 	case p == s.o.Prefix+"/userinfo":
 		info.route = "userinfo"
 		s.userinfo(w, r, info)
+	case p == s.o.Prefix || strings.HasPrefix(p, s.o.Prefix+"/"):
+		// hubgate's own path: never an app's, whatever route / would say.
+		info.route = "not_found"
+		writePage(w, r, http.StatusNotFound, "Not found", "hubgate has no such endpoint.")
 	default:
 		s.app(w, r, info)
 	}
@@ -233,6 +244,26 @@ func (s *Server) notFoundHint() string {
 		return "No app is served at this address."
 	}
 	return "hubgate serves " + s.o.ServicePrefix + " only."
+}
+
+// withEscapedQuery is r with a path "<p>?<q>" read as path p and query q, which
+// nginx's auth_request sends escaped ("%3F"): the query stays as it was written.
+func withEscapedQuery(r *http.Request) *http.Request {
+	escaped := r.URL.EscapedPath()
+	i := strings.Index(strings.ToUpper(escaped), "%3F")
+	if i < 0 {
+		return r
+	}
+	u := *r.URL
+	u.Path, _, _ = strings.Cut(u.Path, "?")
+	u.RawPath = ""
+	u.RawQuery = escaped[i+3:]
+	if r.URL.RawQuery != "" {
+		u.RawQuery += "&" + r.URL.RawQuery
+	}
+	r2 := r.WithContext(r.Context()) // a shallow copy
+	r2.URL = &u
+	return r2
 }
 
 // refusedMethod: CONNECT would turn hubgate into a tunnel and TRACE echoes the
@@ -312,3 +343,13 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is the WebSocket upgrade: httputil.ReverseProxy writes its 101 on the
+// taken-over connection, past WriteHeader, so the status is noted here.
+func (w *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.status, w.wrote = http.StatusSwitchingProtocols, true
+	}
+	return c, rw, err
+}
