@@ -77,9 +77,13 @@
 //     balancer that can pin a request to one replica, sharing a real
 //     redis-server (internal/redistest).
 //
+//   - routes_harness.go: the apps behind routes (echo, static site), raw
+//     request lines, and nginx with a location per route.
+//
 // The JupyterHub scenarios are in jupyterhub_test.go (and, for what 4.x and
 // 5.x Hubs add - Origin on the token endpoint, cookie variables,
 // internal_ssl - in hub_today_test.go), the Django ones in
-// django_test.go, several replicas with Redis in replicas_test.go; hub_harness_test.go and django_harness_test.go check the
+// django_test.go, several replicas with Redis in replicas_test.go, several apps
+// behind one hubgate (routes) in routes_test.go; hub_harness_test.go and django_harness_test.go check the
 // harnesses against the peers alone.
 package integration
