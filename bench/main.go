@@ -52,6 +52,7 @@ type options struct {
 	goLoad      bool
 	keep        bool
 	redis       bool
+	routes      bool // also measure a hubgate with 100 routes beside one with upstream only
 	profile     string
 	profileOf   string
 	env         multiFlag // extra environment of every hubgate started
@@ -116,6 +117,7 @@ func main() {
 	flag.StringVar(&o.compare, "compare", "", "a second hubgate binary (say, with a proposed change) measured in the same rounds as 'hubgate B'")
 	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "an oauth2-proxy binary measured in the same rounds (proxy and /oauth2/auth with a session cookie); `make bench` installs one")
 	flag.BoolVar(&o.redis, "redis", true, "also measure a hubgate with session_store and cache_store redis (needs redis-server)")
+	flag.BoolVar(&o.routes, "routes", true, "also measure a hubgate with 100 routes beside the same with upstream only (one route)")
 	flag.Var(&o.env, "hubgate-env", "KEY=VALUE added to every hubgate's environment (repeatable), e.g. GOMEMLIMIT=64MiB")
 	flag.Parse()
 
@@ -211,6 +213,9 @@ func (r *rig) startHubgateBinary(name, binary string, extra map[string]string) (
 	env["PATH"], env["HOME"] = os.Getenv("PATH"), r.dir
 	for k, v := range extra {
 		env[k] = v
+		if v == "" {
+			delete(env, k) // an empty value leaves the setting out
+		}
 	}
 	for _, kv := range r.o.env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -473,6 +478,11 @@ func runBench(o options) error {
 	if err := r.peers(rep, sc.insertAfter, cookie); err != nil {
 		return err
 	}
+	if o.routes {
+		if err := r.addRoutes(&sc, cookieH); err != nil {
+			return err
+		}
+	}
 	if err := sc.check(); err != nil {
 		return err
 	}
@@ -731,6 +741,9 @@ func (rep *report) loadRatios() {
 		pair("/oauth2/auth 202: Redis session / cookie session, throughput", "redis-auth", "auth", rps)
 		pair("/oauth2/auth 202: Redis session / cookie session, p99", "redis-auth", "auth", p99)
 		pair("CPU per request (hubgate only): Redis session proxy / cookie session proxy", "redis-cookie", "cookie", cpu)
+	}
+	if o.routes {
+		routesRatios(pair, rps, p99, cpu)
 	}
 	if o.compare != "" {
 		pair("B: hubgate B cookie proxy / bare proxy, throughput", "B-cookie", "bare", rps)

@@ -123,7 +123,7 @@ func (rep *report) mdLoad(b *strings.Builder) {
 	display := slices.Clone(rep.scenarios)
 	rank := map[string]int{"upstream": 0, "bare": 1, "bare-pool": 2, "cookie": 3, "token": 4, "auth": 5, "auth-token": 6, "auth401": 7,
 		"B-cookie": 8, "B-auth": 9, "B-auth-token": 10, "redis-cookie": 11, "redis-auth": 12,
-		"warn-cookie": 13, "o2p-cookie": 14, "o2p-auth": 15}
+		"warn-cookie": 13, "o2p-cookie": 14, "o2p-auth": 15, "routes-1": 16, "routes-100": 17}
 	slices.SortStableFunc(display, func(a, b *scenario) int { return rank[a.key] - rank[b.key] })
 	for _, s := range display {
 		t := s.total()
@@ -302,6 +302,9 @@ func (rep *report) targets() []target {
 		ts = append(ts, target{name: "/oauth2/auth 202 throughput ≥ 0.8 × upstream direct", value: fmt.Sprintf("%.3f × (cookie); %.3f × with a token", v, tv), pass: v >= 0.8})
 	}
 	ts = append(ts, peerTargets(ratioOf)...)
+	if rep.o.routes {
+		ts = append(ts, routesTarget(ratioOf, rep.micro)...)
+	}
 	pr := rep.paced
 	ts = append(ts, target{name: fmt.Sprintf("/oauth2/auth p99 ≤ 1 ms at a steady %d req/s", pr.wantRate),
 		value: fmt.Sprintf("p99 %s at %.0f req/s, %d errors (upstream direct, same generator: p99 %s)", ms(pr.p99), pr.rate, pr.socketErrors+pr.statusErrors, ms(rep.pacedRef.p99)),
