@@ -308,6 +308,8 @@ func yamlKind(v interface{}) string {
 		return "a list"
 	case map[string]interface{}:
 		return "a mapping"
+	case map[interface{}]interface{}:
+		return "a mapping whose keys are not all strings"
 	default:
 		return fmt.Sprintf("a %T", v)
 	}

@@ -193,7 +193,7 @@ func (r *Route) check(c *Config) error {
 	if r.Name == "" {
 		r.Name = r.Host + r.Path
 	}
-	if strings.ContainsAny(r.Name, " ,&=?#\"'<>\\%+") {
+	if strings.ContainsAny(r.Name, " ,&=?#\"'<>\\%+") || hasControl(r.Name) {
 		return bad("name", "%q: use letters, digits and - _ . / * only (it goes in ?route=NAME)", r.Name)
 	}
 	if err := checkUpstream(r.Upstream); err != nil {
@@ -251,7 +251,7 @@ func (c *Config) checkRouteSet() error {
 // cleanRoutePath: a route's path is absolute and written as the proxy compares it,
 // decoded: no escapes, query, dot segments, repeated slashes, ";" or "\\".
 func cleanRoutePath(p string) bool {
-	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%?#") {
+	if !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.ContainsAny(p, "\\;%?#") || hasControl(p) {
 		return false
 	}
 	for _, seg := range strings.Split(p, "/") {
@@ -260,6 +260,11 @@ func cleanRoutePath(p string) bool {
 		}
 	}
 	return true
+}
+
+// hasControl: s holds a control byte, which no path or name may.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(c rune) bool { return c < 0x20 || c == 0x7f })
 }
 
 // underPrefix: p is prefix or below it ("/a" is under "/a/" and "/a", "/ab" is not).

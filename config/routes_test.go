@@ -136,6 +136,8 @@ func TestRouteErrors(t *testing.T) {
 		{"double slash", "", "  - path: //a\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"encoded", "", "  - path: /a%2Fb\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"query", "", "  - path: /a?b\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
+		{"control byte", "", "  - path: \"/a\\0b\"\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
+		{"control byte in name", "", one("    name: \"a\\tb\"\n"), "routes[0] (a\tb).name"},
 		{"over hubgate's prefix", "", "  - path: /oauth2/x\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"outside service_prefix", "service_prefix: /services/gate/", "  - path: /other\n    upstream: http://127.0.0.1:1\n", "routes[0].path"},
 		{"no upstream", "", "  - path: /a\n", "routes[0].upstream"},
@@ -182,7 +184,7 @@ func TestRouteErrors(t *testing.T) {
 // A list that is not a list of mappings is refused when the file is read.
 func TestRoutesNotAList(t *testing.T) {
 	clearEnv(t)
-	for _, body := range []string{"routes: /a", "routes: [/a]", "routes: {path: /a}"} {
+	for _, body := range []string{"routes: /a", "routes: [/a]", "routes: {path: /a}", "routes: [{5: x}]", "routes: [null]"} {
 		if _, err := load(t, append(without("upstream"), "--config", writeYAML(t, body)), nil); err == nil || !strings.Contains(err.Error(), "routes") {
 			t.Errorf("%s: error %v", body, err)
 		}
