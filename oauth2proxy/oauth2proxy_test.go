@@ -471,7 +471,7 @@ func TestServerAndUpstreams(t *testing.T) {
 		"--reverse-proxy"), nil, noFiles)
 	wantKeys(t, tr, map[string]any{
 		"listen": ":8443", "tls_cert_file": "/c.pem", "tls_key_file": "/k.pem",
-		"routes": []map[string]string{{"path": "/", "upstream": "http://127.0.0.1:8080"}, {"path": "/api", "upstream": "http://127.0.0.1:9000"}},
+		"routes":         []map[string]string{{"path": "/", "upstream": "http://127.0.0.1:8080"}, {"path": "/api", "upstream": "http://127.0.0.1:9000"}},
 		"metrics_listen": "127.0.0.1:9100", "prefix": "/auth", "upstream_timeout": "1m30s", "trusted_proxies": []string{"10.0.0.0/8"},
 	})
 	wantNote(t, tr, "http_address", "one listener")
