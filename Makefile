@@ -69,7 +69,7 @@ integration: deps
 # Each fuzz target for a bounded time; a crasher lands in testdata/fuzz, to be fixed
 # and committed as a seed. .ci/fuzz says why one known Go failure is not a finding.
 FUZZTIME ?= 20s
-FUZZ_TARGETS := FuzzSafeRedirect:./proxy FuzzSkipAuthPath:./proxy FuzzCrossOrigin:./proxy FuzzReturnTo:./proxy FuzzSignInQuery:./proxy FuzzScrub:./upstream FuzzStripQueryTokens:./upstream FuzzLoad:./session FuzzConfigFile:./config
+FUZZ_TARGETS := FuzzSafeRedirect:./proxy FuzzSkipAuthPath:./proxy FuzzCrossOrigin:./proxy FuzzReturnTo:./proxy FuzzSignInQuery:./proxy FuzzRouteFind:./proxy FuzzScrub:./upstream FuzzStripQueryTokens:./upstream FuzzLoad:./session FuzzConfigFile:./config
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
