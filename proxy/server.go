@@ -163,7 +163,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f[3] = zap.Duration("duration", d)
 		f[4] = zap.String("user", info.user)
 		f[5] = zap.String("cache", info.cache)
-		f[6] = zap.String("route", info.name)
+		f[6] = zap.Skip() // without routes, or at hubgate's own endpoints: nothing to say
+		if info.name != "" {
+			f[6] = zap.String("route", info.name)
+		}
 		ce.Write(f[:]...)
 		*f = [7]zap.Field{} // drop the strings before the array waits in the pool
 		s.accessFields.Put(f)
