@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hubgate/hubgate/access"
 	"github.com/hubgate/hubgate/provider"
+	"github.com/hubgate/hubgate/session"
 	"github.com/hubgate/hubgate/upstream"
 )
 
@@ -435,4 +437,50 @@ func TestRoutesUpgradeLoggedAs101(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal("no access log line for the upgrade")
+}
+
+// With cookie_domain, a login that begins on one route host and calls back on
+// another leaves a session both hosts send: the login cookie reaches the callback's
+// host, and the session cookie the route's.
+func TestRoutesCookieDomainAcrossHosts(t *testing.T) {
+	f := newFixture(t, access.Rules{})
+	o := f.server.o
+	store, err := session.NewStore(session.Options{Name: "_hubgate", Path: "/", Domain: "gate.test", Secrets: []string{strings.Repeat("s", 32)}, Expire: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Sessions, o.RedirectURL = store, "http://a.gate.test/oauth2/callback"
+	o.Routes = []*Route{
+		{Name: "b", Host: "b.gate.test", Path: "/", Upstream: o.Upstream},
+		{Name: "a", Host: "a.gate.test", Path: "/", Upstream: o.Upstream},
+	}
+	f.server = New(o)
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(r *http.Request) *httptest.ResponseRecorder {
+		for _, c := range jar.Cookies(r.URL) {
+			r.AddCookie(c)
+		}
+		w := f.do(r)
+		jar.SetCookies(r.URL, w.Result().Cookies())
+		return w
+	}
+	start := send(navigation("http://b.gate.test/page"))
+	code, state := f.hub.issueCode(start.Header().Get("Location"), "alice-token")
+	back := send(navigation("http://a.gate.test/oauth2/callback?code=" + url.QueryEscape(code) + "&state=" + url.QueryEscape(state)))
+	if back.Code != http.StatusFound || back.Header().Get("Location") != "http://b.gate.test/page" {
+		t.Fatalf("callback: %d to %q: %s", back.Code, back.Header().Get("Location"), back.Body)
+	}
+	for _, host := range []string{"b.gate.test", "a.gate.test"} {
+		if w := send(navigation("http://" + host + "/page")); w.Code != http.StatusOK {
+			t.Errorf("%s after the login: %d, want 200", host, w.Code)
+		} else {
+			<-f.seen
+		}
+	}
+	if w := send(navigation("http://other.test/page")); w.Code != http.StatusNotFound {
+		t.Errorf("a host no route serves: %d, want 404", w.Code)
+	}
 }
