@@ -125,14 +125,13 @@ func (a *App) newProxy(ctx context.Context) (*proxy.Server, error) {
 	o := proxyOptions(cfg)
 	o.Logger, o.Metrics, o.Trust = log, m, browsers
 	// config has checked the entries; the error is still handled, never dropped.
-	if o.ReturnDomains, err = trust.ParseDomains(cfg.WhitelistDomains); err != nil {
-		return nil, fmt.Errorf("whitelist_domains: %w", err)
-	}
+	// Every host the session cookie reaches (cookie_domain) may be returned to too.
+	returnTo := cfg.WhitelistDomains
 	if cfg.CookieDomain != "" {
-		// Every host the session cookie reaches may be returned to after a login.
-		if o.ReturnDomains, err = trust.ParseDomains(append(slices.Clone(cfg.WhitelistDomains), "."+cfg.CookieDomain)); err != nil {
-			return nil, fmt.Errorf("cookie_domain: %w", err)
-		}
+		returnTo = append(slices.Clone(returnTo), "."+cfg.CookieDomain)
+	}
+	if o.ReturnDomains, err = trust.ParseDomains(returnTo); err != nil {
+		return nil, fmt.Errorf("whitelist_domains, cookie_domain: %w", err)
 	}
 	o.Provider, o.Sessions, o.CrossOrigin = idp, sessions, crossOrigin
 	if len(cfg.Routes) > 0 {

@@ -77,30 +77,24 @@ type poolKey struct {
 // NewPool returns an empty Pool.
 func NewPool() *Pool { return &Pool{m: map[poolKey]*http.Transport{}} }
 
+// dial is the target and a transport for it: the pool's, when it has one for the
+// same target and timeout.
 func (p *Pool) dial(raw string, timeout time.Duration) (*url.URL, *http.Transport, error) {
-	if p == nil {
-		return dialWith(raw, timeout)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	target, t, err := dialWith(raw, timeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	k := poolKey{raw, timeout}
-	if shared, ok := p.m[k]; ok {
-		return target, shared, nil
-	}
-	p.m[k] = t
-	return target, t, nil
-}
-
-func dialWith(raw string, timeout time.Duration) (*url.URL, *http.Transport, error) {
 	target, t, err := dial(raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	t.ResponseHeaderTimeout = timeout
+	if p == nil {
+		return target, t, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := poolKey{raw, timeout}
+	if shared, ok := p.m[k]; ok {
+		return target, shared, nil
+	}
+	p.m[k] = t
 	return target, t, nil
 }
 
@@ -175,19 +169,21 @@ func stripPrefix(u *url.URL, prefix string) {
 	if !ok {
 		return
 	}
-	if !strings.HasPrefix(rest, "/") {
-		rest = "/" + rest
+	raw, ok := strings.CutPrefix(u.RawPath, prefix)
+	if !ok || u.RawPath == "" {
+		raw = ""
+	} else {
+		raw = rooted(raw)
 	}
-	raw := ""
-	if u.RawPath != "" {
-		if r, ok := strings.CutPrefix(u.RawPath, prefix); ok {
-			raw = r
-			if !strings.HasPrefix(raw, "/") {
-				raw = "/" + raw
-			}
-		}
+	u.Path, u.RawPath = rooted(rest), raw
+}
+
+// rooted is p with a leading "/": what is left of "/app" without "/app" is "/".
+func rooted(p string) string {
+	if strings.HasPrefix(p, "/") {
+		return p
 	}
-	u.Path, u.RawPath = rest, raw
+	return "/" + p
 }
 
 // forwarded sets X-Forwarded-For, -Host and -Proto. A trusted proxy in front of

@@ -768,3 +768,76 @@ func TestClientGoneIsNotAnError(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// Forwarders built from one Pool for the same upstream share its connections: a
+// request through the second reuses the connection the first left idle. Without
+// the pool, or with another timeout, each has its own.
+func TestPoolSharesConnections(t *testing.T) {
+	var mu sync.Mutex
+	peers := map[string]bool{}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		peers[r.RemoteAddr] = true
+		mu.Unlock()
+	}))
+	defer app.Close()
+	connections := func(pool *upstream.Pool, timeouts ...time.Duration) int {
+		mu.Lock()
+		clear(peers)
+		mu.Unlock()
+		for _, d := range timeouts {
+			fwd, err := upstream.New(upstream.Options{Target: app.URL, Timeout: d, Pool: pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := httptest.NewRecorder()
+			fwd.ServeHTTP(w, httptest.NewRequest("GET", "/", nil))
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d", w.Code)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return len(peers)
+	}
+	if n := connections(upstream.NewPool(), time.Second, time.Second); n != 1 {
+		t.Errorf("one pool, same upstream and timeout: %d connections, want 1", n)
+	}
+	if n := connections(nil, time.Second, time.Second); n != 2 {
+		t.Errorf("no pool: %d connections, want 2", n)
+	}
+	if n := connections(upstream.NewPool(), time.Second, 2*time.Second); n != 2 {
+		t.Errorf("one pool, two timeouts: %d connections, want 2", n)
+	}
+}
+
+// StripPrefix takes the route's path off, decoded and escaped alike, and says so
+// in X-Forwarded-Prefix, after a trusted proxy's own prefix.
+func TestStripPrefix(t *testing.T) {
+	seen := make(chan *http.Request, 1)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- r }))
+	defer app.Close()
+	fwd, err := upstream.New(upstream.Options{Target: app.URL, StripPrefix: "/chat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		target, prior string
+		trusted       bool
+		uri, prefix   string
+	}{
+		{"/chat/room?x=1", "", false, "/room?x=1", "/chat"},
+		{"/chat", "", false, "/", "/chat"},
+		{"/chat/a%2Fb", "", false, "/a%2Fb", "/chat"},
+		{"/chat/x", "/hub/", true, "/x", "/hub/chat"},
+		{"/chat/x", "/evil", false, "/x", "/chat"}, // a client's own is replaced
+	} {
+		r := httptest.NewRequest("GET", c.target, nil)
+		r.Header.Set("X-Forwarded-Prefix", c.prior)
+		fwd.ServeHTTP(httptest.NewRecorder(), r.WithContext(upstream.WithHop(r.Context(), &upstream.Hop{TrustedPeer: c.trusted})))
+		got := <-seen
+		if got.RequestURI != c.uri || got.Header.Get("X-Forwarded-Prefix") != c.prefix {
+			t.Errorf("%s: upstream saw %q with X-Forwarded-Prefix %q, want %q and %q", c.target, got.RequestURI, got.Header.Get("X-Forwarded-Prefix"), c.uri, c.prefix)
+		}
+	}
+}
