@@ -82,7 +82,7 @@ func (s *Server) authRoute(r *http.Request, fwd trust.Forwarded) (*Route, int, s
 	if err != nil {
 		return nil, http.StatusBadRequest, "X-Forwarded-Uri is not a request URI"
 	}
-	rt, ok := s.routes.find(requestHost(s.ownHost(r)), u)
+	rt, ok := s.routes.find(s.routeHost(r), u)
 	switch {
 	case !ok:
 		return nil, http.StatusBadRequest, "The original path reads as more than one place"

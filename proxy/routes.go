@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,6 +43,9 @@ type routes struct {
 	// caseless: some route's path has letters, so a path differing only in case
 	// could be read as another route's by an upstream that ignores case.
 	caseless bool
+	// all is the one route when it serves every path of every host (path / and no
+	// host, hubgate's usual configuration): no reading of a path can leave it.
+	all *Route
 }
 
 type wildcardRoutes struct {
@@ -49,12 +53,17 @@ type wildcardRoutes struct {
 	paths  map[string]*Route
 }
 
+// covers: host is a subdomain of the wildcard's domain (not the domain itself).
+func (w wildcardRoutes) covers(host string) bool {
+	return len(host) > len(w.domain) && strings.HasSuffix(host, w.domain)
+}
+
 func newRoutes(list []*Route) *routes {
 	rs := &routes{exact: map[string]map[string]*Route{}, anyHost: map[string]*Route{}, byName: map[string]*Route{}}
 	wild := map[string]map[string]*Route{}
 	for _, r := range list {
 		rs.byName[r.Name] = r
-		if strings.ToLower(r.Path) != r.Path || strings.ToUpper(r.Path) != r.Path {
+		if strings.ToLower(r.Path) != strings.ToUpper(r.Path) { // it has letters
 			rs.caseless = true
 		}
 		switch {
@@ -77,6 +86,9 @@ func newRoutes(list []*Route) *routes {
 		rs.wildcard = append(rs.wildcard, wildcardRoutes{d, paths})
 	}
 	sort.Slice(rs.wildcard, func(i, j int) bool { return len(rs.wildcard[i].domain) > len(rs.wildcard[j].domain) })
+	if len(list) == 1 && list[0].Host == "" && list[0].Path == "/" {
+		rs.all = list[0]
+	}
 	return rs
 }
 
@@ -96,21 +108,21 @@ func (rs *routes) allowsSomewhere(u *provider.User, fallback *access.Rules) bool
 	return !protected && fallback.Decide(u, access.Narrowing{}).Allow
 }
 
-// byHost reports whether some route names a host: otherwise the request's host
-// need not be read.
-func (rs *routes) byHost() bool { return len(rs.exact) > 0 || len(rs.wildcard) > 0 }
+// routeHost is the request's host as routes are matched on it, or "" when no route
+// names a host: then it need not be read.
+func (s *Server) routeHost(r *http.Request) string {
+	if len(s.routes.exact) == 0 && len(s.routes.wildcard) == 0 {
+		return ""
+	}
+	return requestHost(s.ownHost(r))
+}
 
 // servesHost reports whether some route names host (exact or by wildcard).
 func (rs *routes) servesHost(host string) bool {
 	if rs.exact[host] != nil {
 		return true
 	}
-	for _, w := range rs.wildcard {
-		if strings.HasSuffix(host, w.domain) && len(host) > len(w.domain) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rs.wildcard, func(w wildcardRoutes) bool { return w.covers(host) })
 }
 
 // match is the route of host (lower case, no port) and the decoded path p, or nil.
@@ -121,7 +133,7 @@ func (rs *routes) match(host, p string) *Route {
 		}
 	}
 	for _, w := range rs.wildcard {
-		if strings.HasSuffix(host, w.domain) && len(host) > len(w.domain) {
+		if w.covers(host) {
 			if r := longestPrefix(w.paths, p); r != nil {
 				return r
 			}
@@ -156,10 +168,13 @@ func longestPrefix(paths map[string]*Route, p string) *Route {
 // false for such a path (answer 400); the route is nil when none matches (404).
 func (rs *routes) find(host string, u *url.URL) (r *Route, ok bool) {
 	p := u.Path
-	r = rs.match(host, p)
 	if !strings.HasPrefix(p, "/") {
 		return nil, true // "*" (OPTIONS *) or an empty path: no app's
 	}
+	if rs.all != nil {
+		return rs.all, true // one route for everything: every reading is its
+	}
+	r = rs.match(host, p)
 	if u.RawPath == "" && isCleanPath(p) && !strings.Contains(p, "%") && !(rs.caseless && hasUpper(p)) {
 		return r, true // the common case: one reading
 	}
@@ -196,6 +211,8 @@ func unescapedPath(p string) string {
 	return p
 }
 
+// hasUpper: s has an ASCII capital (checked first, so that lower-casing allocates
+// only when it changes something).
 func hasUpper(p string) bool {
 	for i := 0; i < len(p); i++ {
 		if 'A' <= p[i] && p[i] <= 'Z' {
@@ -213,10 +230,8 @@ func requestHost(h string) string {
 		h = h[:i]
 	}
 	h = strings.TrimSuffix(h, ".")
-	for i := 0; i < len(h); i++ {
-		if 'A' <= h[i] && h[i] <= 'Z' {
-			return strings.ToLower(h)
-		}
+	if hasUpper(h) {
+		return strings.ToLower(h)
 	}
 	return h
 }

@@ -220,11 +220,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info *request) {
 
 // app serves a request for one of the apps: its route's, or 404 when it has none.
 func (s *Server) app(w http.ResponseWriter, r *http.Request, info *request) {
-	host := ""
-	if s.routes.byHost() {
-		host = requestHost(s.ownHost(r))
-	}
-	rt, ok := s.routes.find(host, r.URL)
+	rt, ok := s.routes.find(s.routeHost(r), r.URL)
 	switch {
 	case !ok:
 		info.route = "not_found"
