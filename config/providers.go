@@ -151,30 +151,52 @@ func checkHTTPURL(key, raw string) error {
 }
 
 // endpointKeys are the generic provider's endpoints, which discovery gives provider
-// oidc and google.
-func (o *OAuth) endpointKeys() map[string]string {
-	return map[string]string{"authorize_url": o.AuthorizeURL, "token_url": o.TokenURL, "userdata_url": o.UserdataURL, "introspect_url": o.IntrospectURL}
+// oidc and google; userdataKeys its userdata fields, where those read claims. In
+// order, so that an error names the same key every run.
+func (o *OAuth) endpointKeys() [][2]string {
+	return [][2]string{{"authorize_url", o.AuthorizeURL}, {"token_url", o.TokenURL}, {"userdata_url", o.UserdataURL}, {"introspect_url", o.IntrospectURL}}
 }
 
-// userdataKeys are the generic provider's userdata fields; provider oidc reads claims.
-func (o *OAuth) userdataKeys() map[string]string {
-	return map[string]string{"username_key": o.UsernameKey, "groups_key": o.GroupsKey, "email_key": o.EmailKey}
+func (o *OAuth) userdataKeys() [][2]string {
+	return [][2]string{{"username_key", o.UsernameKey}, {"groups_key", o.GroupsKey}, {"email_key", o.EmailKey}}
+}
+
+// firstSet is the first of keys (name, value) that has a value, or "".
+func firstSet(keys [][2]string) string {
+	for _, k := range keys {
+		if k[1] != "" {
+			return k[0]
+		}
+	}
+	return ""
+}
+
+// checkDiscovered checks what providers oidc and google share: no endpoint or
+// userdata key of the generic provider (the messages say why, for the key), and a
+// signing-key refresh of at least a second.
+func (c *Config) checkDiscovered(endpoint, userdata func(key string) string) error {
+	if key := firstSet(c.OAuth.endpointKeys()); key != "" {
+		return bad(key, "%s", endpoint(key))
+	}
+	if key := firstSet(c.OAuth.userdataKeys()); key != "" {
+		return bad(key, "%s", userdata(key))
+	}
+	if c.OIDC.KeysMaxAge < time.Second {
+		return bad("oidc_jwks_max_age", "must be at least 1s")
+	}
+	return nil
 }
 
 // normalizeOIDC checks provider oidc's settings: its endpoints come from discovery,
 // so the generic provider's endpoint and userdata keys have no place here.
 func (c *Config) normalizeOIDC() error {
-	o := &c.OAuth
-	for key, v := range o.endpointKeys() {
-		if v != "" {
-			return bad(key, "provider oidc discovers its endpoints from oidc_issuer_url; remove %s", key)
-		}
-	}
-	for key, v := range o.userdataKeys() {
-		if v != "" {
-			claim := strings.TrimSuffix(key, "_key") + "_claim"
-			return bad(key, "provider oidc reads claims: use %s instead", claim)
-		}
+	err := c.checkDiscovered(func(key string) string {
+		return "provider oidc discovers its endpoints from oidc_issuer_url; remove " + key
+	}, func(key string) string {
+		return "provider oidc reads claims: use " + strings.TrimSuffix(key, "_key") + "_claim instead"
+	})
+	if err != nil {
+		return err
 	}
 	if c.OIDC.IssuerURL == "" {
 		return bad("oidc_issuer_url", "is required for provider oidc: the issuer, e.g. https://login.example.org/realms/main")
@@ -185,27 +207,21 @@ func (c *Config) normalizeOIDC() error {
 	if c.OIDC.UsernameClaim == "" {
 		return bad("username_claim", "is empty: name the claim holding the username (preferred_username, email or sub)")
 	}
-	if c.OIDC.KeysMaxAge < time.Second {
-		return bad("oidc_jwks_max_age", "must be at least 1s")
-	}
 	c.applyPreset(provider.OIDCPreset)
 	return c.checkAccessOptions()
 }
 
 // normalizeGoogle checks provider google's settings: provider oidc at Google's
 // issuer, which names users by their verified e-mail address and gives no groups, so
-// neither endpoints nor the keys that choose claims have a place here.
+// neither endpoints nor the keys that choose claims have a place here. The issuer
+// and the claims are provider.NewGoogle's to set.
 func (c *Config) normalizeGoogle() error {
-	o := &c.OAuth
-	for key, v := range o.endpointKeys() {
-		if v != "" {
-			return bad(key, "provider google discovers its endpoints at %s; remove %s (another issuer is provider oidc)", provider.GoogleIssuer, key)
-		}
-	}
-	for key, v := range o.userdataKeys() {
-		if v != "" {
-			return bad(key, "provider google names users by their verified e-mail address and gives no groups; remove %s", key)
-		}
+	const byEmail = "provider google names users by their verified e-mail address and gives no groups; remove "
+	err := c.checkDiscovered(func(key string) string {
+		return "provider google discovers its endpoints at " + provider.GoogleIssuer + "; remove " + key + " (another issuer is provider oidc)"
+	}, func(key string) string { return byEmail + key })
+	if err != nil {
+		return err
 	}
 	// The claim keys have defaults, so only a value other than the default (or
 	// Google's own) shows they were set.
@@ -215,14 +231,9 @@ func (c *Config) normalizeGoogle() error {
 		{"email_claim", c.OIDC.EmailClaim, "email", "email"},
 	} {
 		if k.value != k.dflt && k.value != k.google {
-			return bad(k.key, "provider google names users by their verified e-mail address and gives no groups; remove %s", k.key)
+			return bad(k.key, "%s", byEmail+k.key)
 		}
 	}
-	if c.OIDC.KeysMaxAge < time.Second {
-		return bad("oidc_jwks_max_age", "must be at least 1s")
-	}
-	c.OIDC.IssuerURL = provider.GoogleIssuer
-	c.OIDC.UsernameClaim, c.OIDC.EmailClaim, c.OIDC.GroupsClaim = "email", "email", ""
 	c.applyPreset(provider.GooglePreset)
 	return c.checkAccessOptions()
 }

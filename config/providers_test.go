@@ -342,13 +342,7 @@ func TestProviderAccessOptions(t *testing.T) {
 				mustLoad(t, tt.args, nil)
 				return
 			}
-			ce := loadErr(t, tt.args)
-			if ce.Key != tt.wantKey {
-				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
-			}
-			if tt.mention != "" && !strings.Contains(ce.Msg, tt.mention) {
-				t.Errorf("message %q does not point to %s", ce.Msg, tt.mention)
-			}
+			wantKeyError(t, tt.args, tt.wantKey, tt.mention)
 		})
 	}
 }
@@ -603,13 +597,7 @@ func TestProviderOIDCErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clearEnv(t)
-			ce := loadErr(t, tt.args)
-			if ce.Key != tt.wantKey {
-				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
-			}
-			if !strings.Contains(ce.Msg, tt.mention) {
-				t.Errorf("message %q does not mention %q", ce.Msg, tt.mention)
-			}
+			wantKeyError(t, tt.args, tt.wantKey, tt.mention)
 		})
 	}
 }
@@ -646,19 +634,13 @@ func TestProviderGoogleErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clearEnv(t)
-			ce := loadErr(t, tt.args)
-			if ce.Key != tt.wantKey {
-				t.Errorf("Key = %q, want %q (%v)", ce.Key, tt.wantKey, ce)
-			}
-			if !strings.Contains(ce.Msg, tt.mention) {
-				t.Errorf("message %q does not mention %q", ce.Msg, tt.mention)
-			}
+			wantKeyError(t, tt.args, tt.wantKey, tt.mention)
 		})
 	}
 }
 
-// TestProviderGoogleNormalized: provider google becomes provider oidc's settings at
-// Google's issuer, named by the e-mail address, with no groups.
+// TestProviderGoogleNormalized: provider google takes Google's login name and
+// scopes, and leaves the issuer and the claims to the provider.
 func TestProviderGoogleNormalized(t *testing.T) {
 	for _, tt := range []struct {
 		name string
@@ -671,9 +653,9 @@ func TestProviderGoogleNormalized(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clearEnv(t)
 			cfg := mustLoad(t, tt.args, nil)
-			want := config.OIDC{IssuerURL: "https://accounts.google.com", UsernameClaim: "email", EmailClaim: "email", KeysMaxAge: 10 * time.Minute}
-			if !reflect.DeepEqual(cfg.OIDC, want) {
-				t.Errorf("OIDC =\n%+v\nwant\n%+v", cfg.OIDC, want)
+			// The issuer and the claims are provider.NewGoogle's (TestNewProviderGoogle).
+			if cfg.OIDC.IssuerURL != "" || cfg.LoginService != "Google" || !slices.Equal(cfg.OAuth.Scopes, []string{"openid", "email"}) {
+				t.Errorf("issuer %q, login service %q, scopes %v", cfg.OIDC.IssuerURL, cfg.LoginService, cfg.OAuth.Scopes)
 			}
 		})
 	}
@@ -766,4 +748,16 @@ oidc_jwks_max_age: 90s
 			t.Errorf("OIDC = %+v", cfg.OIDC)
 		}
 	})
+}
+
+// wantKeyError: loading args fails naming key, with mention (if any) in the message.
+func wantKeyError(t *testing.T, args []string, key, mention string) {
+	t.Helper()
+	ce := loadErr(t, args)
+	if ce.Key != key {
+		t.Errorf("Key = %q, want %q (%v)", ce.Key, key, ce)
+	}
+	if !strings.Contains(ce.Msg, mention) {
+		t.Errorf("message %q does not mention %q", ce.Msg, mention)
+	}
 }
