@@ -57,7 +57,7 @@ func newProvider(ctx context.Context, cfg *config.Config, hubTLS *tls.Config, lo
 	return access.Scoped{Provider: p, Rules: keptScopes(cfg)}, oidc, nil
 }
 
-// oidcOptions are provider oidc's settings (and google's: config has set its claims).
+// oidcOptions are provider oidc's settings (and google's, whose issuer and claims NewGoogle sets).
 func oidcOptions(cfg *config.Config, log *zap.Logger) provider.OIDCOptions {
 	o := cfg.OIDC
 	return provider.OIDCOptions{

@@ -192,13 +192,7 @@ func TestRoutesHub(t *testing.T) {
 	aliceIn, bobIn := false, false
 
 	t.Run("staff: one login reaches /staff, /chat and its websocket, and /", func(t *testing.T) {
-		page := alice.Open(gate.URL + "/staff/report?x=1")
-		if page.StatusCode != http.StatusOK || !page.LoggedIn {
-			t.Fatalf("alice (staff) at /staff/: want 200 after a Hub login\n%s", page)
-		}
-		if got, want := page.URL.String(), gate.URL+"/staff/report?x=1"; got != want {
-			t.Errorf("landed on %s, want %s", got, want)
-		}
+		page := staffAfterLogin(t, alice, gate.URL+"/staff/report?x=1")
 		e := decodeEcho(t, page.Body, "alice at /staff/")
 		if e.Path != "/staff/report" || e.RawQuery != "x=1" {
 			t.Errorf("the staff app saw %s?%s, want /staff/report?x=1 (no strip_prefix)", e.Path, e.RawQuery)
@@ -430,13 +424,7 @@ func TestRoutesNginx(t *testing.T) {
 	aliceIn, bobIn := false, false
 
 	t.Run("staff: one login through nginx reaches /staff, /chat and its websocket, and /", func(t *testing.T) {
-		page := alice.Open(ngx.URL + "/staff/report?x=1&y=a%26b")
-		if page.StatusCode != http.StatusOK || !page.LoggedIn {
-			t.Fatalf("alice (staff) at /staff/: want 200 after a Hub login\n%s", page)
-		}
-		if got, want := page.URL.String(), ngx.URL+"/staff/report?x=1&y=a%26b"; got != want {
-			t.Errorf("landed on %s, want %s", got, want)
-		}
+		page := staffAfterLogin(t, alice, ngx.URL+"/staff/report?x=1&y=a%26b")
 		checkHop(t, page, "GET "+ngx.URL+"/staff/report", "302", authorizeURL+"?")
 		e := decodeEcho(t, page.Body, "alice at /staff/")
 		if e.Path != "/staff/report" || e.RawQuery != "x=1&y=a%26b" {
@@ -596,6 +584,20 @@ func TestRoutesNginx(t *testing.T) {
 		}
 	})
 
+	t.Run("auth_request /oauth2/auth?route=staff, written in one line, is the staff route", func(t *testing.T) {
+		if !aliceIn || !bobIn {
+			t.Fatal("needs the logins of the earlier subtests")
+		}
+		before := apps.staff.Count()
+		resp, body := rawGet(t, nginxAddr, "/literal/x", http.Header{"Accept": {"application/json"}, "Cookie": {faultCookieHeader(alice, ngx.URL)}})
+		if resp.StatusCode != http.StatusOK || apps.staff.Count() != before+1 {
+			t.Errorf("alice at /literal/x: status %d, staff app requests %d → %d; want 200 from it: %s", resp.StatusCode, before, apps.staff.Count(), truncate(string(body), 300))
+		}
+		if resp, _ := rawGet(t, nginxAddr, "/literal/x", http.Header{"Accept": {"application/json"}, "Cookie": {faultCookieHeader(bob, ngx.URL)}}); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("bob (students) at /literal/x: status %d, want 403", resp.StatusCode)
+		}
+	})
+
 	t.Run("X-Forwarded-Uri from a peer that is not a trusted proxy picks no route", func(t *testing.T) {
 		addr := freeAddr(t)
 		g := StartHubgate(t, addr, routesGateEnv(hub, svc, apps, callback, map[string]string{
@@ -634,4 +636,18 @@ func chatFromSession(t *testing.T, bob *Browser, site string) EchoedRequest {
 		t.Errorf("the chat app saw %s, want /hello", e.Path)
 	}
 	return e
+}
+
+// staffAfterLogin opens target on /staff/ with staff member b, who has no session
+// yet: one Hub login, and back on target itself.
+func staffAfterLogin(t *testing.T, b *Browser, target string) *Page {
+	t.Helper()
+	page := b.Open(target)
+	if page.StatusCode != http.StatusOK || !page.LoggedIn {
+		t.Fatalf("%s (staff) at /staff/: want 200 after a Hub login\n%s", b.Username, page)
+	}
+	if got := page.URL.String(); got != target {
+		t.Errorf("landed on %s, want %s", got, target)
+	}
+	return page
 }
